@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// Dependencies, each for one reason:
+//  - swift-argument-parser: the two command-line front ends.
+//  - swift-protobuf: decoding ONNX files (the generated onnx.pb.swift is committed;
+//    no build plugin, which would add ~10 minutes to a first build).
+import PackageDescription
+
+let package = Package(
+    name: "ReachGuard",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "reachguard", targets: ["reachguard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    ],
+    targets: [
+        // System libraries, found with pkg-config.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // Debian 12's libzmq.pc adds `-isystem /usr/include/mit-krb5`, a flag SwiftPM
+        // refuses with a warning on every build; zmq.h is in /usr/include and the
+        // module map links -lzmq, so pkg-config is not needed for ZeroMQ.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
+
+        // Layers, lowest first. A target only imports targets above it here.
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
+        .target(name: "ONNXSchema", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
+        .target(name: "Network", dependencies: [
+            "LinearAlgebra", "ONNXSchema",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
+        .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
+        .executableTarget(name: "reachguard", dependencies: [
+            "LinearAlgebra", "Network",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "LinearAlgebra"],
+                    exclude: []),
+        .testTarget(name: "CLITests", dependencies: ["reachguard"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,202 @@
+import LinearAlgebra
+
+/// One term W·x of an affine node, where x is the value of node `input`.
+public struct AffineTerm: Sendable {
+    public var input: Int
+    public var weight: Matrix
+
+    public init(input: Int, weight: Matrix) {
+        self.input = input
+        self.weight = weight
+    }
+}
+
+/// z = Σ W_j x_j + b. Several terms let skip connections and unrolled closed
+/// loops (x_{t+1} = A x_t + B u_t) be one node, so the state is carried exactly.
+public struct Affine: Sendable {
+    public var terms: [AffineTerm]
+    public var bias: [Double]
+
+    public init(terms: [AffineTerm], bias: [Double]) {
+        self.terms = terms
+        self.bias = bias
+    }
+}
+
+public enum Operation: Sendable {
+    case input
+    case affine(Affine)
+    case relu(Int)   // the node whose value is rectified
+
+    public var inputs: [Int] {
+        switch self {
+        case .input: return []
+        case .affine(let a): return a.terms.map(\.input)
+        case .relu(let i): return [i]
+        }
+    }
+}
+
+public struct Node: Sendable {
+    public var name: String
+    public var size: Int
+    public var operation: Operation
+
+    public init(name: String, size: Int, operation: Operation) {
+        self.name = name
+        self.size = size
+        self.operation = operation
+    }
+}
+
+public struct GraphError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A DAG of affine and ReLU nodes over one input, with nodes stored in
+/// topological order (every node's inputs come before it).
+public struct Graph: Sendable {
+    public private(set) var nodes: [Node]
+    public var output: Int
+
+    public init() {
+        nodes = []
+        output = 0
+    }
+
+    public var inputSize: Int { nodes.first?.size ?? 0 }
+    public var outputSize: Int { nodes[output].size }
+
+    /// The input is node 0; it must be added first.
+    @discardableResult
+    public mutating func addInput(name: String, size: Int) -> Int {
+        precondition(nodes.isEmpty, "the input must be the first node")
+        nodes.append(Node(name: name, size: size, operation: .input))
+        return 0
+    }
+
+    @discardableResult
+    public mutating func addAffine(name: String, terms: [AffineTerm], bias: [Double]) throws -> Int {
+        let size = bias.count
+        for term in terms {
+            guard term.input >= 0 && term.input < nodes.count else {
+                throw GraphError("affine node '\(name)': input \(term.input) does not exist yet")
+            }
+            guard term.weight.rows == size && term.weight.cols == nodes[term.input].size else {
+                throw GraphError("affine node '\(name)': weight is \(term.weight.rows)x\(term.weight.cols), "
+                    + "expected \(size)x\(nodes[term.input].size)")
+            }
+        }
+        nodes.append(Node(name: name, size: size, operation: .affine(Affine(terms: terms, bias: bias))))
+        return nodes.count - 1
+    }
+
+    @discardableResult
+    public mutating func addReLU(name: String, input: Int) throws -> Int {
+        guard input >= 0 && input < nodes.count else {
+            throw GraphError("relu node '\(name)': input \(input) does not exist yet")
+        }
+        nodes.append(Node(name: name, size: nodes[input].size, operation: .relu(input)))
+        return nodes.count - 1
+    }
+
+    /// consumers[v]: the nodes that read v.
+    public var consumers: [[Int]] {
+        var result = [[Int]](repeating: [], count: nodes.count)
+        for (v, node) in nodes.enumerated() {
+            for u in node.operation.inputs where !result[u].contains(v) { result[u].append(v) }
+        }
+        return result
+    }
+
+    /// Nodes from which `target` can be reached (target included).
+    public func ancestors(of target: Int) -> Set<Int> {
+        var seen: Set<Int> = [target]
+        var stack = [target]
+        while let v = stack.popLast() {
+            for u in nodes[v].operation.inputs where !seen.contains(u) {
+                seen.insert(u)
+                stack.append(u)
+            }
+        }
+        return seen
+    }
+
+    /// Nodes whose value is rectified by some ReLU: their bounds shape the relaxation.
+    public var preActivationNodes: [Int] {
+        var result: [Int] = []
+        for node in nodes { if case .relu(let u) = node.operation, !result.contains(u) { result.append(u) } }
+        return result.sorted()
+    }
+
+    public var parameterCount: Int {
+        nodes.reduce(0) { total, node in
+            if case .affine(let a) = node.operation {
+                return total + a.bias.count + a.terms.reduce(0) { $0 + $1.weight.rows * $1.weight.cols }
+            }
+            return total
+        }
+    }
+
+    /// Forward pass: the value of every node for input x.
+    public func evaluateAll(_ x: [Double]) -> [[Double]] {
+        precondition(x.count == inputSize, "input has \(x.count) values, the network takes \(inputSize)")
+        var values = [[Double]](repeating: [], count: nodes.count)
+        for (v, node) in nodes.enumerated() {
+            switch node.operation {
+            case .input:
+                values[v] = x
+            case .affine(let a):
+                var z = a.bias
+                for term in a.terms { BLAS.gemv(term.weight, values[term.input], into: &z, beta: 1) }
+                values[v] = z
+            case .relu(let u):
+                values[v] = values[u].map { max(0, $0) }
+            }
+        }
+        return values
+    }
+
+    public func evaluate(_ x: [Double]) -> [Double] {
+        evaluateAll(x)[output]
+    }
+}
+
+extension Graph {
+    /// Makes the graph fit the relaxation's bookkeeping: every ReLU reads an
+    /// affine node that no other ReLU reads (inserting identity nodes where not),
+    /// and nodes no longer reaching the output are dropped.
+    public func normalized() -> Graph {
+        var result = Graph()
+        var map = [Int](repeating: -1, count: nodes.count)
+        var reluReaders: [Int: Int] = [:]   // new pre-activation node -> a relu already reading it
+        let live = ancestors(of: output)
+        for (v, node) in nodes.enumerated() where live.contains(v) {
+            switch node.operation {
+            case .input:
+                map[v] = result.addInput(name: node.name, size: node.size)
+            case .affine(let a):
+                let terms = a.terms.map { AffineTerm(input: map[$0.input], weight: $0.weight) }
+                // Shapes were checked when the source graph was built.
+                map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
+            case .relu(let u):
+                var source = map[u]
+                let needsCopy: Bool
+                if case .affine = result.nodes[source].operation { needsCopy = reluReaders[source] != nil }
+                else { needsCopy = true }
+                if needsCopy {
+                    let n = result.nodes[source].size
+                    source = (try? result.addAffine(name: node.name + "/pre",
+                        terms: [AffineTerm(input: source, weight: .identity(n))],
+                        bias: [Double](repeating: 0, count: n))) ?? -1
+                }
+                let r = (try? result.addReLU(name: node.name, input: source)) ?? -1
+                reluReaders[source] = r
+                map[v] = r
+            }
+        }
+        result.output = map[output]
+        return result
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import XCTest
+
+/// Runs the built `reachguard` binary as a user would.
+struct CLIResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func runCLI(_ arguments: [String]) throws -> CLIResult {
+    // The test bundle sits beside the products in .build/<triple>/debug.
+    let binary = Bundle.main.bundleURL.appendingPathComponent("reachguard")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = repositoryRoot
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus,
+                     stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+final class CLITests: XCTestCase {
+    func testGarbageFileGivesOneLineErrorAndNonZeroExit() throws {
+        let r = try runCLI(["info", "Tests/Fixtures/onnx/garbage.onnx"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("garbage.onnx"))
+    }
+
+    func testInfoPrintsTheSameLayersForGemmAndMatMulExports() throws {
+        let a = try runCLI(["info", "Tests/Fixtures/onnx/mlp_gemm.onnx", "--json"])
+        let b = try runCLI(["info", "Tests/Fixtures/onnx/mlp_matmul_add.onnx", "--json"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        func layers(_ text: String) throws -> [String] {
+            let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            let list = obj?["layers"] as? [[String: Any]] ?? []
+            return list.map { "\($0["kind"] ?? "") \($0["inputs"] ?? "") \($0["size"] ?? "")" }
+        }
+        let la = try layers(a.stdout)
+        XCTAssertEqual(la.count, 5)
+        XCTAssertEqual(la, try layers(b.stdout))
+        // The text form lists the same layer lines too.
+        let ta = try runCLI(["info", "Tests/Fixtures/onnx/mlp_gemm.onnx"]).stdout
+        let tb = try runCLI(["info", "Tests/Fixtures/onnx/mlp_matmul_add.onnx"]).stdout
+        func layerLines(_ s: String) -> [Substring] { s.split(separator: "\n").filter { $0.hasPrefix("  ") } }
+        XCTAssertEqual(layerLines(ta), layerLines(tb))
+        XCTAssertEqual(layerLines(ta).count, 5)
+    }
+
+    func testEvalPrintsOneJSONObject() throws {
+        let r = try runCLI(["eval", "Config/double_integrator/controller.onnx", "--input", "1.0,-0.5", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let output = obj?["output"] as? [Double]
+        XCTAssertEqual(output?.count, 1)
+    }
+
+    func testEvalRejectsWrongDimensionNamingTheField() throws {
+        let r = try runCLI(["eval", "Config/double_integrator/controller.onnx", "--input", "1.0"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("--input"), r.stderr)
+    }
+}
