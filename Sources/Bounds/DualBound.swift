@@ -1,0 +1,161 @@
+import LinearAlgebra
+import Network
+
+/// How the multiplier of each pre-activation node's affine equality is chosen
+/// in the backward pass. Any choice gives a valid bound; good ones give tight bounds.
+public enum MultiplierRule: Sendable {
+    /// CROWN: each ReLU replaced by its linear relaxation (adaptive lower slope).
+    case crown
+    /// Given per node: h_w = −λ_w, the coefficient pushed through W_w
+    /// (n_w × K), e.g. from the splitting solver's scaled duals. Nodes absent
+    /// from the dictionary use the CROWN choice.
+    case given([Int: Matrix])
+}
+
+/// Lower bounds of cᵀ y_target over the triangle relaxation, by evaluating the
+/// Lagrangian dual function: the affine equalities are dualised, every free
+/// node is eliminated exactly, each ReLU's term is minimised over the vertices
+/// of its relaxed set and the input term over the box. Valid for any
+/// multipliers, provided `bounds` are sound; a rounding margin is subtracted.
+public struct DualBound: Sendable {
+    public let graph: Graph
+    let absoluteWeights: [[Matrix]]   // |W| per node and term, for the margins
+    let reluOf: [Int: Int]            // pre-activation node -> its ReLU
+
+    public init(graph: Graph) {
+        self.graph = graph
+        absoluteWeights = graph.nodes.map { node in
+            if case .affine(let a) = node.operation { return a.terms.map { $0.weight.magnitude } }
+            return []
+        }
+        var r: [Int: Int] = [:]
+        for (v, node) in graph.nodes.enumerated() { if case .relu(let u) = node.operation { r[u] = v } }
+        reluOf = r
+    }
+
+    public struct Result: Sendable {
+        /// Certified lower bound per objective column (margin already subtracted).
+        public var lower: [Double]
+        /// The rounding margin that was subtracted.
+        public var margin: [Double]
+    }
+
+    /// `objectives` is n_target × K: column k asks for min c_kᵀ y_target.
+    public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
+                         rule: MultiplierRule = .crown) -> Result {
+        let k = objectives.cols
+        precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
+        let live = graph.ancestors(of: target)
+        var acc = [Matrix?](repeating: nil, count: graph.nodes.count)
+        acc[target] = objectives
+        var value = [Double](repeating: 0, count: k)
+        var absConstant = [Double](repeating: 0, count: k)
+        var propagationMargin = [Double](repeating: 0, count: k)
+        var termCount = 0
+
+        for w in stride(from: target, through: 0, by: -1) where live.contains(w) {
+            let node = graph.nodes[w]
+            switch node.operation {
+            case .relu:
+                continue   // handled with its pre-activation node
+            case .input:
+                guard let g = acc[w] else { continue }
+                for c in 0..<k {
+                    for i in 0..<node.size {
+                        let gi = g[i, c]
+                        let t = gi >= 0 ? gi * box.lower[i] : gi * box.upper[i]
+                        value[c] += t
+                        absConstant[c] += abs(t)
+                    }
+                }
+                termCount += node.size
+            case .affine(let a):
+                let n = node.size
+                let base = acc[w] ?? Matrix(rows: n, cols: k)
+                var h: Matrix
+                if let r = reluOf[w], live.contains(r) {
+                    let gy = acc[r] ?? Matrix(rows: n, cols: k)
+                    h = pushedCoefficient(w: w, base: base, gy: gy, bounds: bounds[w], rule: rule)
+                    pairMinimum(base: base, h: h, gy: gy, bounds: bounds[w],
+                                value: &value, absConstant: &absConstant)
+                    termCount += 3 * n
+                } else {
+                    if acc[w] == nil { continue }
+                    h = base   // free node: eliminated exactly
+                }
+                // constant hᵀ b
+                let absH = h.magnitude
+                BLAS.gemv(h, a.bias, into: &value, transpose: true, beta: 1)
+                BLAS.gemv(absH, a.bias.map { abs($0) }, into: &absConstant, transpose: true, beta: 1)
+                termCount += n
+                for (j, term) in a.terms.enumerated() {
+                    let u = term.input
+                    var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
+                    BLAS.gemm(term.weight, h, into: &target, transposeA: true, beta: acc[u] == nil ? 0 : 1)
+                    acc[u] = target
+                    // rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u)
+                    let wr = absoluteWeights[w][j] * bounds[u].magnitudes
+                    var m = [Double](repeating: 0, count: k)
+                    BLAS.gemv(absH, wr, into: &m, transpose: true)
+                    let g = Rounding.gamma(n + 2)
+                    for c in 0..<k { propagationMargin[c] += g * m[c] }
+                }
+            }
+        }
+        let g = Rounding.gamma(termCount + 2)
+        var lower = value
+        var margin = value
+        for c in 0..<k {
+            margin[c] = propagationMargin[c] + g * absConstant[c] + Double.leastNonzeroMagnitude
+            lower[c] = value[c] - margin[c]
+            if !lower[c].isFinite { lower[c] = -.infinity }
+        }
+        return Result(lower: lower, margin: margin)
+    }
+
+    /// h for a pre-activation node: the coefficient sent down through W.
+    func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, bounds: Interval, rule: MultiplierRule) -> Matrix {
+        if case .given(let table) = rule, let h = table[w] { return h }
+        var h = base
+        let n = base.rows
+        for c in 0..<base.cols {
+            for i in 0..<n {
+                let l = bounds.lower[i], u = bounds.upper[i]
+                let y = gy[i, c]
+                let slope: Double
+                if l >= 0 { slope = 1 }
+                else if u <= 0 { slope = 0 }
+                else if y >= 0 { slope = u >= -l ? 1 : 0 }
+                else { slope = u / (u - l) }
+                h[i, c] += slope * y
+            }
+        }
+        return h
+    }
+
+    /// Adds Σ_i min over the relaxed set's vertices of g_z·z + g_y·y, with g_z = base − h.
+    func pairMinimum(base: Matrix, h: Matrix, gy: Matrix, bounds: Interval,
+                     value: inout [Double], absConstant: inout [Double]) {
+        let n = base.rows
+        for c in 0..<base.cols {
+            var sum = 0.0, mag = 0.0
+            for i in 0..<n {
+                let gz = base[i, c] - h[i, c]
+                let y = gy[i, c]
+                let l = bounds.lower[i], u = bounds.upper[i]
+                let m: Double
+                if l >= 0 {
+                    m = min((gz + y) * l, (gz + y) * u)
+                } else if u <= 0 {
+                    m = min(gz * l, gz * u)
+                } else {
+                    m = min(gz * l, 0, gz * u + y * u)
+                }
+                sum += m
+                mag += abs(gz) * max(abs(l), abs(u)) + abs(y) * max(0, u, -l) + abs(m)
+            }
+            value[c] += sum
+            absConstant[c] += mag
+        }
+    }
+}

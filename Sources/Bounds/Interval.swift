@@ -1,0 +1,66 @@
+/// Elementwise bounds lower ≤ x ≤ upper.
+public struct Interval: Sendable, Equatable {
+    public var lower: [Double]
+    public var upper: [Double]
+
+    public init(lower: [Double], upper: [Double]) {
+        precondition(lower.count == upper.count, "Interval: bounds of different lengths")
+        self.lower = lower
+        self.upper = upper
+    }
+
+    public var count: Int { lower.count }
+
+    public static func unbounded(_ n: Int) -> Interval {
+        Interval(lower: [Double](repeating: -.infinity, count: n), upper: [Double](repeating: .infinity, count: n))
+    }
+
+    public var widths: [Double] { zip(lower, upper).map { $1 - $0 } }
+    public var center: [Double] { zip(lower, upper).map { ($0 + $1) / 2 } }
+
+    /// Largest magnitude a point of the interval can have, per coordinate.
+    public var magnitudes: [Double] { zip(lower, upper).map { max(abs($0), abs($1)) } }
+
+    /// Both are sound, so their intersection is.
+    public func intersected(with other: Interval) -> Interval {
+        Interval(lower: zip(lower, other.lower).map { max($0, $1) },
+                 upper: zip(upper, other.upper).map { min($0, $1) })
+    }
+
+    public func contains(_ x: [Double], tolerance: Double = 0) -> Bool {
+        x.indices.allSatisfy { lower[$0] - tolerance <= x[$0] && x[$0] <= upper[$0] + tolerance }
+    }
+}
+
+/// Problems with an input box, named by the coordinate at fault.
+public struct BoxError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Interval {
+    /// Checks an input box: finite values, lower ≤ upper, the right dimension.
+    public func validatedAsBox(dimension: Int, name: String = "box") throws -> Interval {
+        guard count == dimension else {
+            throw BoxError("\(name) has \(count) coordinates; the network takes \(dimension)")
+        }
+        for i in 0..<count {
+            guard lower[i].isFinite else { throw BoxError("\(name): lower[\(i)] is \(lower[i]), not a finite number") }
+            guard upper[i].isFinite else { throw BoxError("\(name): upper[\(i)] is \(upper[i]), not a finite number") }
+            guard lower[i] <= upper[i] else {
+                throw BoxError("\(name): coordinate \(i) has lower \(lower[i]) > upper \(upper[i])")
+            }
+        }
+        return self
+    }
+}
+
+/// Unit roundoff terms for the rounding margins: a sum of n products computed in
+/// double precision is within γ(n)·Σ|products| of the exact sum (Higham, §3.1).
+public enum Rounding {
+    public static func gamma(_ n: Int) -> Double {
+        let u = Double.ulpOfOne / 2
+        let nu = Double(n + 4) * u
+        return 2 * nu / (1 - nu)   // twice the classical bound, for accumulations on top
+    }
+}

@@ -1,0 +1,577 @@
+import Bounds
+import Dispatch
+import LinearAlgebra
+import Network
+
+/// How a (graph, target) problem is split, as DeepSplit does: block A holds
+/// one set per affine node, {(inputs, output) : output = W·inputs + b}, with its
+/// own copies ("slots") of the node values it touches; block B holds each node's
+/// value once, constrained by its own set (input box, ReLU relaxation, or free).
+/// ADMM alternates the two, tied by consensus constraints copy = value.
+final class Layout: Sendable {
+    struct AffineBlock: Sendable {
+        let node: Int
+        let inputSlots: [Int]
+        let outputSlot: Int
+    }
+
+    let target: Int
+    let live: [Int]
+    let slotNode: [Int]
+    let slotsOfNode: [[Int]]
+    let blocks: [AffineBlock]
+    /// ReLU node -> its pre-activation node, for ReLUs in the problem.
+    let reluInput: [Int: Int]
+    /// Pre-activation node -> its ReLU.
+    let reluOf: [Int: Int]
+    /// Pre-activation node -> the output slot of its affine block (its duals are the multipliers).
+    let dualSlot: [Int: Int]
+
+    init(graph: Graph, target: Int) {
+        self.target = target
+        let liveSet = graph.ancestors(of: target)
+        live = liveSet.sorted()
+        var slotNode: [Int] = []
+        var blocks: [AffineBlock] = []
+        var dualSlot: [Int: Int] = [:]
+        var reluInput: [Int: Int] = [:]
+        var reluOf: [Int: Int] = [:]
+        for v in live { if case .relu(let u) = graph.nodes[v].operation { reluOf[u] = v; reluInput[v] = u } }
+        func slot(_ v: Int) -> Int {
+            slotNode.append(v)
+            return slotNode.count - 1
+        }
+        for v in live {
+            if case .affine(let a) = graph.nodes[v].operation {
+                let ins = a.terms.map { slot($0.input) }
+                let out = slot(v)
+                blocks.append(AffineBlock(node: v, inputSlots: ins, outputSlot: out))
+                if reluOf[v] != nil { dualSlot[v] = out }
+            }
+        }
+        var slotsOfNode = [[Int]](repeating: [], count: graph.nodes.count)
+        for (s, v) in slotNode.enumerated() { slotsOfNode[v].append(s) }
+        self.slotNode = slotNode
+        self.slotsOfNode = slotsOfNode
+        self.blocks = blocks
+        self.dualSlot = dualSlot
+        self.reluInput = reluInput
+        self.reluOf = reluOf
+    }
+}
+
+/// Everything that survives between solves of one problem: all primal copies,
+/// the global values, the scaled duals and ρ, per objective column. Owned by
+/// the caller; solving again with it after the box, the intermediate bounds or
+/// the objectives moved a little is a warm start.
+public struct Workspace: Sendable {
+    public let target: Int
+    public let columns: Int
+    let layout: Layout
+    var y: [Matrix]          // per graph node (empty for dead nodes)
+    var x: [Matrix]          // per slot
+    var u: [Matrix]          // per slot, scaled duals
+    var rho: [Double]        // per column
+    /// Columns that have been solved at least once (warm).
+    public internal(set) var solved: [Bool]
+
+    public var isWarm: Bool { solved.contains(true) }
+}
+
+/// DeepSplit: ADMM on the triangle relaxation of a ReLU network DAG, for
+/// many linear objectives at once (columns of a matrix, so the work is GEMM),
+/// with certified dual bounds.
+public struct SplittingSolver: Sendable {
+    public let graph: Graph
+    public let dual: DualBound
+    let projections: [Int: AffineProjection]
+
+    public init(graph: Graph) throws {
+        self.graph = graph
+        dual = DualBound(graph: graph)
+        var p: [Int: AffineProjection] = [:]
+        for (v, node) in graph.nodes.enumerated() {
+            if case .affine(let a) = node.operation {
+                do { p[v] = try AffineProjection(a) }
+                catch { throw GraphError("affine node '\(node.name)': cannot factor I + WᵀW (\(error))") }
+            }
+        }
+        projections = p
+    }
+
+    /// A cold workspace for objectives on `target` with `columns` columns.
+    public func makeWorkspace(target: Int, columns: Int) -> Workspace {
+        let layout = Layout(graph: graph, target: target)
+        let y = graph.nodes.indices.map { v in
+            layout.slotsOfNode[v].isEmpty ? Matrix(rows: 0, cols: 0) : Matrix(rows: graph.nodes[v].size, cols: columns)
+        }
+        let x = layout.slotNode.map { Matrix(rows: graph.nodes[$0].size, cols: columns) }
+        return Workspace(target: target, columns: columns, layout: layout, y: y, x: x, u: x,
+                         rho: [Double](repeating: 0, count: columns),
+                         solved: [Bool](repeating: false, count: columns))
+    }
+
+    /// Minimises each column cₖ of `objectives` (n_target × K) over the
+    /// relaxation given by `box` and the per-node `bounds`, for the columns
+    /// marked `active` (all by default). Returns certified lower bounds.
+    public func solve(objectives: Matrix, box: Interval, bounds: [Interval],
+                      workspace: inout Workspace, active: [Bool]? = nil,
+                      settings: Settings = Settings()) -> Solution {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let k = objectives.cols
+        precondition(k == workspace.columns && objectives.rows == graph.nodes[workspace.target].size,
+                     "objectives do not match the workspace")
+        let activeMask = active ?? [Bool](repeating: true, count: k)
+        let columns = (0..<k).filter { activeMask[$0] }
+        var solution = Solution(lower: [Double](repeating: -.infinity, count: k),
+                                crownLower: [Double](repeating: -.infinity, count: k),
+                                primalEstimate: [Double](repeating: .nan, count: k),
+                                primalResidual: [Double](repeating: 0, count: k),
+                                dualResidual: [Double](repeating: 0, count: k),
+                                iterations: 0, columnIterations: 0, seconds: 0,
+                                stop: .nothingToSolve, warm: columns.contains { workspace.solved[$0] })
+        if columns.isEmpty { return solution }
+        let layout = workspace.layout
+        let target = workspace.target
+
+        // CROWN first: the bound reported is never looser than it.
+        let activeObjectives = Self.columns(of: objectives, columns)
+        let crown = dual.evaluate(target: target, objectives: activeObjectives, box: box, bounds: bounds, rule: .crown)
+        for (j, c) in columns.enumerated() {
+            solution.crownLower[c] = crown.lower[j]
+            solution.lower[c] = crown.lower[j]
+        }
+
+        // Cold columns start at the forward pass of the box centre, with ρ ∝ ‖cₖ‖.
+        let cold = columns.filter { !workspace.solved[$0] }
+        if !cold.isEmpty {
+            let centre = graph.evaluateAll(box.center)
+            for v in layout.live {
+                for c in cold { for i in 0..<graph.nodes[v].size { workspace.y[v][i, c] = centre[v][i] } }
+            }
+            for s in layout.slotNode.indices {
+                let v = layout.slotNode[s]
+                for c in cold {
+                    for i in 0..<graph.nodes[v].size {
+                        workspace.x[s][i, c] = centre[v][i]
+                        workspace.u[s][i, c] = 0
+                    }
+                }
+            }
+            for c in cold {
+                var norm = 0.0
+                for i in 0..<objectives.rows { norm += objectives[i, c] * objectives[i, c] }
+                workspace.rho[c] = settings.rho * max(norm.squareRoot(), 1e-12)
+            }
+        }
+
+        var state = WorkingState(workspace: workspace, columns: columns, graph: graph)
+        var objectiveWork = activeObjectives
+        var best = crown.lower
+        var upper = [Double](repeating: .infinity, count: columns.count)
+        let deadlineNanos = settings.deadline.map { start + UInt64(max(0, $0) * 1e9) }
+        var iteration = 0
+        var stop = StopReason.iterationLimit
+        let period = max(1, settings.certificatePeriod)
+
+        while iteration < settings.maxIterations {
+            iteration += 1
+            let residuals = step(&state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout, settings: settings)
+            solution.columnIterations += state.columns.count
+
+            let timeUp = deadlineNanos.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
+            let last = iteration == settings.maxIterations || timeUp
+            if iteration % period == 0 || last {
+                let cert = certificate(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
+                let feasible = feasibleValue(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
+                var done: [Int] = []
+                for j in 0..<state.columns.count {
+                    best[j] = max(best[j], cert[j])
+                    upper[j] = min(upper[j], feasible[j])
+                    // The relaxed optimum lies in [best, upper]: a certified gap.
+                    if upper[j] - best[j] <= settings.tolerance * max(1, abs(best[j])) {
+                        done.append(j)
+                    }
+                }
+                if !done.isEmpty || last {
+                    let finished = last ? Array(0..<state.columns.count) : done
+                    for j in finished {
+                        let c = state.columns[j]
+                        solution.lower[c] = best[j]
+                        solution.primalEstimate[c] = upper[j]
+                        solution.primalResidual[c] = residuals.primal[j]
+                        solution.dualResidual[c] = residuals.dual[j]
+                    }
+                    if last {
+                        state.store(into: &workspace)
+                        stop = timeUp ? .deadline : .iterationLimit
+                        break
+                    }
+                    state.store(into: &workspace, only: finished)
+                    let keep = (0..<state.columns.count).filter { !finished.contains($0) }
+                    best = keep.map { best[$0] }
+                    upper = keep.map { upper[$0] }
+                    objectiveWork = Self.columns(of: objectiveWork, keep)
+                    state.keep(keep)
+                    if state.columns.isEmpty {
+                        stop = .converged
+                        break
+                    }
+                }
+            }
+            if settings.rhoUpdatePeriod > 0 && iteration % settings.rhoUpdatePeriod == 0 {
+                state.balanceRho(residuals)
+            }
+        }
+        for c in columns { workspace.solved[c] = true }
+        solution.iterations = iteration
+        solution.stop = stop
+        solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return solution
+    }
+
+    static func columns(of m: Matrix, _ cols: [Int]) -> Matrix {
+        var out = Matrix(rows: m.rows, cols: cols.count)
+        for (j, c) in cols.enumerated() {
+            for i in 0..<m.rows { out.data[i + j * m.rows] = m.data[i + c * m.rows] }
+        }
+        return out
+    }
+
+    static func objectiveValue(_ s: WorkingState, _ c: Matrix, column j: Int, target: Int) -> Double {
+        var v = 0.0
+        let y = s.y[target]
+        for i in 0..<c.rows { v += c.data[i + j * c.rows] * y.data[i + j * y.rows] }
+        return v
+    }
+
+    struct Residuals {
+        var primal: [Double]
+        var dual: [Double]
+        var primalOK: [Bool]
+        var dualOK: [Bool]
+    }
+
+    /// One ADMM iteration: the affine projections (block A), then each node's
+    /// own set (block B: box clip, ReLU triangle, or free with the objective),
+    /// then the scaled dual update, with over-relaxation α.
+    func step(_ s: inout WorkingState, objectives: Matrix, box: Interval, bounds: [Interval],
+              layout: Layout, settings: Settings) -> Residuals {
+        let k = s.columns.count
+        // Block A: X = Proj_affine(Y − U).
+        for block in layout.blocks {
+            guard let proj = projections[block.node] else { continue }
+            let nIn = proj.inputCount, m = proj.outputCount
+            s.ensureBuffers(nIn: nIn, m: m)
+            var offset = 0
+            for slot in block.inputSlots {
+                let v = layout.slotNode[slot]
+                let n = graph.nodes[v].size
+                let yv = s.y[v], uv = s.u[slot]
+                for c in 0..<k {
+                    for i in 0..<n { s.stack[offset + i + c * nIn] = yv.data[i + c * n] - uv.data[i + c * n] }
+                }
+                offset += n
+            }
+            s.prepare(slot: block.outputSlot, node: block.node)
+            s.x[block.outputSlot].data.withUnsafeMutableBufferPointer { cp in
+                s.stack.withUnsafeMutableBufferPointer { ap in
+                    s.work.withUnsafeMutableBufferPointer { wp in
+                        if let a = ap.baseAddress, let cc = cp.baseAddress, let w = wp.baseAddress {
+                            proj.project(a: a, c: cc, columns: k, work: w)
+                        }
+                    }
+                }
+            }
+            offset = 0
+            for slot in block.inputSlots {
+                let n = graph.nodes[layout.slotNode[slot]].size
+                for c in 0..<k {
+                    for i in 0..<n { s.x[slot].data[i + c * n] = s.stack[offset + i + c * nIn] }
+                }
+                offset += n
+            }
+        }
+        // Over-relaxed copies X̂ = αX + (1−α)Y_old, kept in x until the dual update.
+        let alpha = settings.alpha
+        var xNorm = [Double](repeating: 0, count: k)
+        for slot in layout.slotNode.indices {
+            let v = layout.slotNode[slot]
+            let n = graph.nodes[v].size
+            let yv = s.y[v]
+            s.x[slot].data.withUnsafeMutableBufferPointer { xp in
+                for c in 0..<k {
+                    var xn = 0.0
+                    for i in 0..<n {
+                        let idx = i + c * n
+                        xn += xp[idx] * xp[idx]
+                        xp[idx] = alpha * xp[idx] + (1 - alpha) * yv.data[idx]
+                    }
+                    xNorm[c] += xn
+                }
+            }
+        }
+        // Block B: each node's mean of (X̂ + U) over its copies, projected on its own set.
+        var old: [Int: Matrix] = [:]
+        var means: [Int: Matrix] = [:]
+        for v in layout.live {
+            let n = graph.nodes[v].size
+            let slots = layout.slotsOfNode[v]
+            var mean = Matrix(rows: n, cols: k)
+            if !slots.isEmpty {
+                for slot in slots {
+                    let xs = s.x[slot].data, us = s.u[slot].data
+                    for idx in 0..<(n * k) { mean.data[idx] += xs[idx] + us[idx] }
+                }
+                let inv = 1 / Double(slots.count)
+                for idx in 0..<(n * k) { mean.data[idx] *= inv }
+            } else {
+                mean = s.y[v]
+            }
+            if v == layout.target {
+                let count = Double(max(1, slots.count))
+                for c in 0..<k {
+                    let scale = 1 / (s.rho[c] * count)
+                    for i in 0..<n { mean.data[i + c * n] -= objectives.data[i + c * n] * scale }
+                }
+            }
+            means[v] = mean
+        }
+        for v in layout.live {
+            guard var value = means[v] else { continue }
+            old[v] = s.y[v]
+            let n = graph.nodes[v].size
+            switch graph.nodes[v].operation {
+            case .input:
+                for c in 0..<k {
+                    for i in 0..<n { value.data[i + c * n] = min(max(value.data[i + c * n], box.lower[i]), box.upper[i]) }
+                }
+                s.y[v] = value
+            case .affine:
+                guard let r = layout.reluOf[v], var yr = means[r] else {
+                    s.y[v] = value
+                    continue
+                }
+                let b = bounds[v]
+                let wz = Double(layout.slotsOfNode[v].count), wy = Double(layout.slotsOfNode[r].count)
+                for c in 0..<k {
+                    for i in 0..<n {
+                        let idx = i + c * n
+                        let (z, y) = wz == wy
+                            ? reluProjection(value.data[idx], yr.data[idx], lower: b.lower[i], upper: b.upper[i])
+                            : weightedReLUProjection(value.data[idx], yr.data[idx], lower: b.lower[i], upper: b.upper[i],
+                                                     weightZ: wz, weightY: wy)
+                        value.data[idx] = z
+                        yr.data[idx] = y
+                    }
+                }
+                s.y[v] = value
+                old[r] = s.y[r]
+                s.y[r] = yr
+                means[r] = nil
+            case .relu:
+                continue   // set with its pre-activation node
+            }
+        }
+        // Scaled dual update and residuals.
+        var primal = [Double](repeating: 0, count: k)
+        var dual = [Double](repeating: 0, count: k)
+        var yNorm = [Double](repeating: 0, count: k)
+        var uNorm = [Double](repeating: 0, count: k)
+        var dimension = 0
+        for slot in layout.slotNode.indices {
+            let v = layout.slotNode[slot]
+            let n = graph.nodes[v].size
+            dimension += n
+            let yv = s.y[v]
+            let yOld = old[v] ?? yv
+            s.u[slot].data.withUnsafeMutableBufferPointer { up in
+                s.x[slot].data.withUnsafeBufferPointer { xp in
+                    for c in 0..<k {
+                        var r = 0.0, d = 0.0, yn = 0.0, un = 0.0
+                        for i in 0..<n {
+                            let idx = i + c * n
+                            let diff = xp[idx] - yv.data[idx]
+                            up[idx] += diff
+                            // primal residual of the un-relaxed copy: (X̂ − (1−α)Y_old)/α − Y
+                            let xRaw = (xp[idx] - (1 - alpha) * yOld.data[idx]) / alpha
+                            let pr = xRaw - yv.data[idx]
+                            r += pr * pr
+                            let dy = yv.data[idx] - yOld.data[idx]
+                            d += dy * dy
+                            yn += yv.data[idx] * yv.data[idx]
+                            un += up[idx] * up[idx]
+                        }
+                        primal[c] += r
+                        dual[c] += d
+                        yNorm[c] += yn
+                        uNorm[c] += un
+                    }
+                }
+            }
+        }
+        var result = Residuals(primal: primal, dual: dual, primalOK: [Bool](repeating: false, count: k),
+                               dualOK: [Bool](repeating: false, count: k))
+        let root = Double(dimension).squareRoot()
+        for c in 0..<k {
+            result.primal[c] = primal[c].squareRoot()
+            result.dual[c] = s.rho[c] * dual[c].squareRoot()
+            let scaleP = max(xNorm[c], yNorm[c]).squareRoot()
+            let scaleD = s.rho[c] * uNorm[c].squareRoot()
+            result.primalOK[c] = result.primal[c] <= root * settings.absoluteTolerance + settings.relativeTolerance * scaleP
+            result.dualOK[c] = result.dual[c] <= root * settings.absoluteTolerance + settings.relativeTolerance * scaleD
+            s.scalePrimal[c] = scaleP
+            s.scaleDual[c] = scaleD
+        }
+        return result
+    }
+
+    /// cₖᵀ y at a point of the relaxation built from the iterate: the input
+    /// clipped to the box, affine nodes evaluated exactly, each ReLU output
+    /// clamped into its relaxed set. An upper bound on the relaxed minimum.
+    func feasibleValue(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> [Double] {
+        let k = s.columns.count
+        var values = [Matrix?](repeating: nil, count: graph.nodes.count)
+        for v in layout.live {
+            let n = graph.nodes[v].size
+            switch graph.nodes[v].operation {
+            case .input:
+                var m = s.y[v]
+                for c in 0..<k { for i in 0..<n { m.data[i + c * n] = min(max(m.data[i + c * n], box.lower[i]), box.upper[i]) } }
+                values[v] = m
+            case .affine(let a):
+                var m = Matrix(rows: n, cols: k)
+                for c in 0..<k { for i in 0..<n { m.data[i + c * n] = a.bias[i] } }
+                for t in a.terms {
+                    if let x = values[t.input] { BLAS.gemm(t.weight, x, into: &m, beta: 1) }
+                }
+                values[v] = m
+            case .relu(let u):
+                guard let z = values[u] else { continue }
+                var m = s.y[v]
+                let b = bounds[u]
+                for c in 0..<k {
+                    for i in 0..<n {
+                        let idx = i + c * n
+                        let zi = z.data[idx], l = b.lower[i], up = b.upper[i]
+                        if l >= 0 { m.data[idx] = zi; continue }
+                        if up <= 0 { m.data[idx] = 0; continue }
+                        let top = max(0, up / (up - l) * (zi - l))
+                        m.data[idx] = min(max(m.data[idx], max(0, zi)), max(top, max(0, zi)))
+                    }
+                }
+                values[v] = m
+            }
+        }
+        guard let y = values[layout.target] else { return [Double](repeating: .infinity, count: k) }
+        var out = [Double](repeating: 0, count: k)
+        for c in 0..<k {
+            for i in 0..<objectives.rows { out[c] += objectives.data[i + c * objectives.rows] * y.data[i + c * y.rows] }
+        }
+        return out
+    }
+
+    /// The dual bound at the current multipliers: λ_w = −ρ U of each
+    /// pre-activation node's affine output copy.
+    func certificate(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> [Double] {
+        var table: [Int: Matrix] = [:]
+        for (w, slot) in layout.dualSlot {
+            var h = s.u[slot]
+            for c in 0..<s.columns.count {
+                let r = s.rho[c]
+                let n = h.rows
+                for i in 0..<n { h.data[i + c * n] *= r }
+            }
+            table[w] = h
+        }
+        return dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                             rule: .given(table)).lower
+    }
+}
+
+/// The active columns of a workspace, compacted so the iteration works on
+/// contiguous matrices; columns that converge are written back and dropped.
+struct WorkingState {
+    var columns: [Int]
+    var y: [Matrix]
+    var x: [Matrix]
+    var u: [Matrix]
+    var rho: [Double]
+    var stack: [Double] = []
+    var work: [Double] = []
+    var scalePrimal: [Double]
+    var scaleDual: [Double]
+
+    init(workspace: Workspace, columns: [Int], graph: Graph) {
+        self.columns = columns
+        y = workspace.y.map { $0.rows == 0 ? $0 : SplittingSolver.columns(of: $0, columns) }
+        x = workspace.x.map { SplittingSolver.columns(of: $0, columns) }
+        u = workspace.u.map { SplittingSolver.columns(of: $0, columns) }
+        rho = columns.map { workspace.rho[$0] }
+        scalePrimal = [Double](repeating: 1, count: columns.count)
+        scaleDual = scalePrimal
+    }
+
+    /// x[slot] = Y[node] − U[slot], the point the block projects.
+    mutating func prepare(slot: Int, node: Int) {
+        let yv = y[node]
+        let uv = u[slot]
+        x[slot].data.withUnsafeMutableBufferPointer { xp in
+            for i in 0..<xp.count { xp[i] = yv.data[i] - uv.data[i] }
+        }
+    }
+
+    mutating func ensureBuffers(nIn: Int, m: Int) {
+        let k = columns.count
+        if stack.count < nIn * k { stack = [Double](repeating: 0, count: nIn * k) }
+        if work.count < m * k { work = [Double](repeating: 0, count: m * k) }
+    }
+
+    /// Residual balancing: ρ grows when the primal residual dominates, shrinks
+    /// when the dual one does; the scaled duals are rescaled to match.
+    mutating func balanceRho(_ r: SplittingSolver.Residuals) {
+        for c in 0..<columns.count {
+            let p = r.primal[c] / max(scalePrimal[c], 1e-12)
+            let d = r.dual[c] / max(scaleDual[c], 1e-12)
+            guard p > 0, d > 0 else { continue }
+            let ratio = (p / d).squareRoot()
+            guard ratio > 5 || ratio < 0.2 else { continue }
+            let newRho = min(max(rho[c] * ratio, 1e-8), 1e8)
+            let scale = rho[c] / newRho
+            for s in u.indices {
+                let n = u[s].rows
+                for i in 0..<n { u[s].data[i + c * n] *= scale }
+            }
+            rho[c] = newRho
+        }
+    }
+
+    mutating func store(into w: inout Workspace, only subset: [Int]? = nil) {
+        let js = subset ?? Array(columns.indices)
+        for j in js {
+            let c = columns[j]
+            for v in y.indices where y[v].rows > 0 {
+                let n = y[v].rows
+                for i in 0..<n { w.y[v].data[i + c * n] = y[v].data[i + j * n] }
+            }
+            for s in x.indices {
+                let n = x[s].rows
+                for i in 0..<n {
+                    w.x[s].data[i + c * n] = x[s].data[i + j * n]
+                    w.u[s].data[i + c * n] = u[s].data[i + j * n]
+                }
+            }
+            w.rho[c] = rho[j]
+        }
+    }
+
+    mutating func keep(_ js: [Int]) {
+        columns = js.map { columns[$0] }
+        y = y.map { $0.rows == 0 ? $0 : SplittingSolver.columns(of: $0, js) }
+        x = x.map { SplittingSolver.columns(of: $0, js) }
+        u = u.map { SplittingSolver.columns(of: $0, js) }
+        rho = js.map { rho[$0] }
+        scalePrimal = js.map { scalePrimal[$0] }
+        scaleDual = js.map { scaleDual[$0] }
+    }
+}
