@@ -37,9 +37,10 @@ let package = Package(
         ]),
         .target(name: "Bounds", dependencies: ["Network", "LinearAlgebra"]),
         .target(name: "Splitting", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
+        .target(name: "Verification", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
         .executableTarget(name: "reachguard", dependencies: [
-            "LinearAlgebra", "Network", "Bounds", "Splitting",
+            "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +49,7 @@ let package = Package(
                     exclude: []),
         .testTarget(name: "BoundsTests", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "SplittingTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        .testTarget(name: "VerificationTests", dependencies: ["Verification", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
     ],

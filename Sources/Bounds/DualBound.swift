@@ -10,6 +10,17 @@ public enum MultiplierRule: Sendable {
     /// (n_w × K), e.g. from the splitting solver's scaled duals. Nodes absent
     /// from the dictionary use the CROWN choice.
     case given([Int: Matrix])
+    /// The given h_w read as ReLU slopes and cleaned per neuron: the lower
+    /// slope α = (h − base)/g_y clipped to [0, 1] where g_y ≥ 0, the upper
+    /// slope u/(u − l) where g_y < 0, the exact slope for stable neurons. This
+    /// is α-CROWN with α taken from the solver; it removes the per-neuron loss
+    /// of multipliers that are not yet converged.
+    case slopesFrom([Int: Matrix])
+    /// As `slopesFrom`, but where the solver's primal pre-activation value z
+    /// (second table, same units as the bounds) is clearly negative or
+    /// positive, the lower slope is 0 or 1: the slope whose edge holds the
+    /// primal point, as complementary slackness asks at the optimum.
+    case slopesFromPrimal([Int: Matrix], [Int: Matrix])
 }
 
 /// Lower bounds of cᵀ y_target over the triangle relaxation, by evaluating the
@@ -38,6 +49,9 @@ public struct DualBound: Sendable {
         public var lower: [Double]
         /// The rounding margin that was subtracted.
         public var margin: [Double]
+        /// The linear coefficients the bound puts on the input (n_in × K):
+        /// a coordinate's influence is |coefficient| × its width.
+        public var inputCoefficients: Matrix
     }
 
     /// `objectives` is n_target × K: column k asks for min c_kᵀ y_target.
@@ -52,6 +66,7 @@ public struct DualBound: Sendable {
         var absConstant = [Double](repeating: 0, count: k)
         var propagationMargin = [Double](repeating: 0, count: k)
         var termCount = 0
+        var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
 
         for w in stride(from: target, through: 0, by: -1) where live.contains(w) {
             let node = graph.nodes[w]
@@ -60,6 +75,7 @@ public struct DualBound: Sendable {
                 continue   // handled with its pre-activation node
             case .input:
                 guard let g = acc[w] else { continue }
+                inputCoefficients = g
                 for c in 0..<k {
                     for i in 0..<node.size {
                         let gi = g[i, c]
@@ -110,12 +126,19 @@ public struct DualBound: Sendable {
             lower[c] = value[c] - margin[c]
             if !lower[c].isFinite { lower[c] = -.infinity }
         }
-        return Result(lower: lower, margin: margin)
+        return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients)
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
     func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, bounds: Interval, rule: MultiplierRule) -> Matrix {
         if case .given(let table) = rule, let h = table[w] { return h }
+        var guide: Matrix? = nil
+        var primal: Matrix? = nil
+        if case .slopesFrom(let table) = rule { guide = table[w] }
+        if case .slopesFromPrimal(let table, let z) = rule {
+            guide = table[w]
+            primal = z[w]
+        }
         var h = base
         let n = base.rows
         for c in 0..<base.cols {
@@ -125,8 +148,12 @@ public struct DualBound: Sendable {
                 let slope: Double
                 if l >= 0 { slope = 1 }
                 else if u <= 0 { slope = 0 }
-                else if y >= 0 { slope = u >= -l ? 1 : 0 }
-                else { slope = u / (u - l) }
+                else if y < 0 { slope = u / (u - l) }
+                else if let p = primal, p[i, c] < -1e-3 * (u - l) { slope = 0 }
+                else if let p = primal, p[i, c] > 1e-3 * (u - l) { slope = 1 }
+                else if let g = guide {
+                    slope = y > 0 ? min(max((g[i, c] - base[i, c]) / y, 0), 1) : 0
+                } else { slope = u >= -l ? 1 : 0 }
                 h[i, c] += slope * y
             }
         }

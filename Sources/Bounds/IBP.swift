@@ -25,6 +25,11 @@ public enum IBP {
         return result
     }
 
+    /// Bounds of one affine node from its inputs' bounds.
+    public static func affineBounds(_ a: Affine, _ bounds: [Interval]) -> Interval {
+        affine(a, bounds)
+    }
+
     static func affine(_ a: Affine, _ bounds: [Interval]) -> Interval {
         let n = a.bias.count
         var mid = a.bias

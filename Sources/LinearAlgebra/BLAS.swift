@@ -94,3 +94,16 @@ public enum BLASThreads {
         }
     }
 }
+
+public extension BLAS {
+    @inlinable
+    static func dot(_ n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+        n == 0 ? 0 : cblas_ddot(blasint(n), x, 1, y, 1)
+    }
+
+    /// y += a·x
+    @inlinable
+    static func axpy(_ n: Int, _ a: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        if n > 0 { cblas_daxpy(blasint(n), a, x, 1, y, 1) }
+    }
+}

@@ -1,12 +1,12 @@
 /// Solver settings, in the spirit of OSQP's: plain values the caller owns.
 public struct Settings: Sendable {
     /// Initial penalty ρ, scaled per objective by the objective's norm.
-    public var rho: Double = 1
-    /// Over-relaxation α in (0, 2).
-    public var alpha: Double = 1.6
+    public var rho: Double = 0.03
+    /// Over-relaxation α in (0, 2); 1 (none) works best with Anderson acceleration.
+    public var alpha: Double = 1.0
     /// Stop an objective when its certified bound and its primal estimate agree
     /// to tolerance·max(1, |bound|) and the primal residual is small.
-    public var tolerance: Double = 1e-4
+    public var tolerance: Double = 5e-4
     /// Residual tolerances (absolute per coordinate, relative to the iterates).
     public var absoluteTolerance: Double = 1e-6
     public var relativeTolerance: Double = 1e-4
@@ -17,6 +17,10 @@ public struct Settings: Sendable {
     public var certificatePeriod: Int = 10
     /// Residual balancing of ρ, every this many iterations (0: off).
     public var rhoUpdatePeriod: Int = 25
+    /// Anderson acceleration memory (0: plain ADMM).
+    public var andersonMemory: Int = 3
+    /// Print per-certificate progress of the first column (diagnostics).
+    public var trace = false
 
     public init() {}
 }

@@ -84,13 +84,56 @@ public struct Workspace: Sendable {
 public struct SplittingSolver: Sendable {
     public let graph: Graph
     public let dual: DualBound
+    /// The graph in scaled variables ỹ_v = y_v / d_v, on which ADMM runs.
+    let scaled: Graph
+    /// d_v per node (a ReLU shares its pre-activation node's scale).
+    let scale: [[Double]]
     let projections: [Int: AffineProjection]
 
-    public init(graph: Graph) throws {
+    /// `scaling`: per-node bounds (e.g. CROWN's) from which each variable is
+    /// scaled by its half-width, so that every variable ADMM sees is of order
+    /// one. The scaling is fixed for the solver's life (the factorisations
+    /// depend on it); later solves with other bounds stay valid, as it is only
+    /// a change of variables.
+    public init(graph: Graph, scaling: [Interval]? = nil) throws {
         self.graph = graph
         dual = DualBound(graph: graph)
-        var p: [Int: AffineProjection] = [:]
+        var d: [[Double]] = graph.nodes.map { [Double](repeating: 1, count: $0.size) }
+        if let scaling {
+            for (v, node) in graph.nodes.enumerated() {
+                if case .relu = node.operation { continue }
+                let b = scaling[v]
+                d[v] = (0..<node.size).map { i in
+                    let half = (b.upper[i] - b.lower[i]) / 2
+                    let mag = max(abs(b.upper[i]), abs(b.lower[i]))
+                    let value = max(half, 1e-3 * max(mag, 1e-3))
+                    return value.isFinite && value > 0 ? value : 1
+                }
+            }
+            for (v, node) in graph.nodes.enumerated() { if case .relu(let u) = node.operation { d[v] = d[u] } }
+        }
+        scale = d
+        var sg = Graph()
         for (v, node) in graph.nodes.enumerated() {
+            switch node.operation {
+            case .input:
+                sg.addInput(name: node.name, size: node.size)
+            case .affine(let a):
+                let inv = d[v].map { 1 / $0 }
+                let terms = a.terms.map { t -> AffineTerm in
+                    var w = t.weight
+                    for j in 0..<w.cols { for i in 0..<w.rows { w[i, j] *= inv[i] * d[t.input][j] } }
+                    return AffineTerm(input: t.input, weight: w)
+                }
+                _ = try sg.addAffine(name: node.name, terms: terms, bias: zip(a.bias, inv).map { $0 * $1 })
+            case .relu(let u):
+                _ = try sg.addReLU(name: node.name, input: u)
+            }
+        }
+        sg.output = graph.output
+        scaled = sg
+        var p: [Int: AffineProjection] = [:]
+        for (v, node) in sg.nodes.enumerated() {
             if case .affine(let a) = node.operation {
                 do { p[v] = try AffineProjection(a) }
                 catch { throw GraphError("affine node '\(node.name)': cannot factor I + WᵀW (\(error))") }
@@ -109,6 +152,11 @@ public struct SplittingSolver: Sendable {
         return Workspace(target: target, columns: columns, layout: layout, y: y, x: x, u: x,
                          rho: [Double](repeating: 0, count: columns),
                          solved: [Bool](repeating: false, count: columns))
+    }
+
+    func scaledInterval(_ b: Interval, node v: Int) -> Interval {
+        let d = scale[v]
+        return Interval(lower: zip(b.lower, d).map { $0 / $1 }, upper: zip(b.upper, d).map { $0 / $1 })
     }
 
     /// Minimises each column cₖ of `objectives` (n_target × K) over the
@@ -133,10 +181,17 @@ public struct SplittingSolver: Sendable {
         if columns.isEmpty { return solution }
         let layout = workspace.layout
         let target = workspace.target
+        let original = (objectives: objectives, box: box, bounds: bounds)
+        let box = scaledInterval(box, node: 0)
+        let bounds = bounds.indices.map { scaledInterval(bounds[$0], node: $0) }
+        var objectives = objectives
+        for c in 0..<k { for i in 0..<objectives.rows { objectives[i, c] *= scale[target][i] } }
 
         // CROWN first: the bound reported is never looser than it.
         let activeObjectives = Self.columns(of: objectives, columns)
-        let crown = dual.evaluate(target: target, objectives: activeObjectives, box: box, bounds: bounds, rule: .crown)
+        let originalObjectives = Self.columns(of: original.objectives, columns)
+        let crown = dual.evaluate(target: target, objectives: originalObjectives, box: original.box,
+                                  bounds: original.bounds, rule: .crown)
         for (j, c) in columns.enumerated() {
             solution.crownLower[c] = crown.lower[j]
             solution.lower[c] = crown.lower[j]
@@ -145,7 +200,7 @@ public struct SplittingSolver: Sendable {
         // Cold columns start at the forward pass of the box centre, with ρ ∝ ‖cₖ‖.
         let cold = columns.filter { !workspace.solved[$0] }
         if !cold.isEmpty {
-            let centre = graph.evaluateAll(box.center)
+            let centre = scaled.evaluateAll(box.center)
             for v in layout.live {
                 for c in cold { for i in 0..<graph.nodes[v].size { workspace.y[v][i, c] = centre[v][i] } }
             }
@@ -167,24 +222,40 @@ public struct SplittingSolver: Sendable {
 
         var state = WorkingState(workspace: workspace, columns: columns, graph: graph)
         var objectiveWork = activeObjectives
+        var originalWork = originalObjectives
         var best = crown.lower
         var upper = [Double](repeating: .infinity, count: columns.count)
         let deadlineNanos = settings.deadline.map { start + UInt64(max(0, $0) * 1e9) }
         var iteration = 0
         var stop = StopReason.iterationLimit
         let period = max(1, settings.certificatePeriod)
+        let trace = settings.trace
 
+        let dimension = layout.live.reduce(0) { $0 + graph.nodes[$1].size } + layout.slotNode.reduce(0) { $0 + graph.nodes[$1].size }
+        var anderson = settings.andersonMemory > 0
+            ? AndersonAcceleration(memory: settings.andersonMemory, dimension: dimension, columns: state.columns.count) : nil
         while iteration < settings.maxIterations {
             iteration += 1
+            let before = anderson == nil ? [] : state.packed(live: layout.live)
             let residuals = step(&state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout, settings: settings)
+            if anderson != nil {
+                var after = state.packed(live: layout.live)
+                anderson?.accelerate(s: before, g: &after)
+                state.unpack(after, live: layout.live)
+            }
             solution.columnIterations += state.columns.count
 
             let timeUp = deadlineNanos.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
             let last = iteration == settings.maxIterations || timeUp
-            if iteration % period == 0 || last {
-                let cert = certificate(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
+            // Warm starts are often nearly optimal at once: look early, then every period.
+            let early = solution.warm && (iteration == 1 || iteration == 3 || iteration == 6)
+            if iteration % period == 0 || last || early {
+                let cert = certificate(state, objectives: originalWork, box: original.box, bounds: original.bounds, layout: layout)
                 let feasible = feasibleValue(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
                 var done: [Int] = []
+                if trace, state.columns.count > 0 {
+                    print("it \(iteration) col \(state.columns[0]) bound \(max(best[0], cert[0])) feasible \(feasible[0]) r \(residuals.primal[0]) s \(residuals.dual[0]) rho \(state.rho[0])")
+                }
                 for j in 0..<state.columns.count {
                     best[j] = max(best[j], cert[j])
                     upper[j] = min(upper[j], feasible[j])
@@ -212,7 +283,12 @@ public struct SplittingSolver: Sendable {
                     best = keep.map { best[$0] }
                     upper = keep.map { upper[$0] }
                     objectiveWork = Self.columns(of: objectiveWork, keep)
+                    originalWork = Self.columns(of: originalWork, keep)
                     state.keep(keep)
+                    if anderson != nil {
+                        anderson = AndersonAcceleration(memory: settings.andersonMemory, dimension: dimension,
+                                                        columns: keep.count)
+                    }
                     if state.columns.isEmpty {
                         stop = .converged
                         break
@@ -220,7 +296,7 @@ public struct SplittingSolver: Sendable {
                 }
             }
             if settings.rhoUpdatePeriod > 0 && iteration % settings.rhoUpdatePeriod == 0 {
-                state.balanceRho(residuals)
+                if state.balanceRho(residuals) { anderson?.reset() }
             }
         }
         for c in columns { workspace.solved[c] = true }
@@ -439,7 +515,8 @@ public struct SplittingSolver: Sendable {
                 var m = s.y[v]
                 for c in 0..<k { for i in 0..<n { m.data[i + c * n] = min(max(m.data[i + c * n], box.lower[i]), box.upper[i]) } }
                 values[v] = m
-            case .affine(let a):
+            case .affine:
+                guard case .affine(let a) = scaled.nodes[v].operation else { continue }
                 var m = Matrix(rows: n, cols: k)
                 for c in 0..<k { for i in 0..<n { m.data[i + c * n] = a.bias[i] } }
                 for t in a.terms {
@@ -477,15 +554,23 @@ public struct SplittingSolver: Sendable {
         var table: [Int: Matrix] = [:]
         for (w, slot) in layout.dualSlot {
             var h = s.u[slot]
+            let d = scale[w]
             for c in 0..<s.columns.count {
                 let r = s.rho[c]
                 let n = h.rows
-                for i in 0..<n { h.data[i + c * n] *= r }
+                for i in 0..<n { h.data[i + c * n] *= r / d[i] }
             }
             table[w] = h
         }
-        return dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                             rule: .given(table)).lower
+        let raw = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                rule: .given(table)).lower
+        let cleaned = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                    rule: .slopesFrom(table)).lower
+        var primal: [Int: Matrix] = [:]
+        for w in layout.dualSlot.keys { primal[w] = s.y[w] }   // signs are scale-free; units only matter near 0
+        let guided = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                   rule: .slopesFromPrimal(table, primal)).lower
+        return (0..<raw.count).map { max(raw[$0], cleaned[$0], guided[$0]) }
     }
 }
 
@@ -529,7 +614,9 @@ struct WorkingState {
 
     /// Residual balancing: ρ grows when the primal residual dominates, shrinks
     /// when the dual one does; the scaled duals are rescaled to match.
-    mutating func balanceRho(_ r: SplittingSolver.Residuals) {
+    @discardableResult
+    mutating func balanceRho(_ r: SplittingSolver.Residuals) -> Bool {
+        var changed = false
         for c in 0..<columns.count {
             let p = r.primal[c] / max(scalePrimal[c], 1e-12)
             let d = r.dual[c] / max(scaleDual[c], 1e-12)
@@ -543,7 +630,9 @@ struct WorkingState {
                 for i in 0..<n { u[s].data[i + c * n] *= scale }
             }
             rho[c] = newRho
+            changed = true
         }
+        return changed
     }
 
     mutating func store(into w: inout Workspace, only subset: [Int]? = nil) {
@@ -562,6 +651,45 @@ struct WorkingState {
                 }
             }
             w.rho[c] = rho[j]
+        }
+    }
+
+    /// (Y of the live nodes, U of every slot) per column, for acceleration.
+    func packed(live: [Int]) -> [Double] {
+        let k = columns.count
+        let dim = live.reduce(0) { $0 + y[$1].rows } + u.reduce(0) { $0 + $1.rows }
+        var out = [Double](repeating: 0, count: dim * k)
+        for c in 0..<k {
+            var o = c * dim
+            for v in live {
+                let n = y[v].rows
+                for i in 0..<n { out[o + i] = y[v].data[i + c * n] }
+                o += n
+            }
+            for m in u {
+                let n = m.rows
+                for i in 0..<n { out[o + i] = m.data[i + c * n] }
+                o += n
+            }
+        }
+        return out
+    }
+
+    mutating func unpack(_ values: [Double], live: [Int]) {
+        let k = columns.count
+        let dim = values.count / max(1, k)
+        for c in 0..<k {
+            var o = c * dim
+            for v in live {
+                let n = y[v].rows
+                for i in 0..<n { y[v].data[i + c * n] = values[o + i] }
+                o += n
+            }
+            for si in u.indices {
+                let n = u[si].rows
+                for i in 0..<n { u[si].data[i + c * n] = values[o + i] }
+                o += n
+            }
         }
     }
 

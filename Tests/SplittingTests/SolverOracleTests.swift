@@ -32,3 +32,47 @@ final class SolverOracleTests: XCTestCase {
         }
     }
 }
+
+final class PipelineOracleTests: XCTestCase {
+    /// With LP-tight intermediate bounds computed by the solver itself, the final
+    /// bounds are within 1e-3 of HiGHS's LP on LP-optimal intermediate bounds (the
+    /// tightest triangle relaxation), never past it, and never past the exact MILP range.
+    func testLPIntermediatesReachTheTightestTriangleRelaxation() throws {
+        for name in LPFixture.testSet {
+            let fx = try LPFixture.load(name)
+            let graph = try fx.graph()
+            for cs in fx.cases {
+                let box = cs.box.interval
+                let solver = try SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box))
+                var wss: [Int: Workspace] = [:]
+                var stats = IntermediateStatistics()
+                let bounds = solver.intermediateBounds(box: box, method: .lp, workspaces: &wss, statistics: &stats)
+                // Certified intermediate bounds contain the LP-optimal ones.
+                for (w, r) in zip(graph.preActivationNodes, cs.lp_layers) {
+                    for i in 0..<r.lower.count {
+                        XCTAssertLessThanOrEqual(bounds[w].lower[i], r.lower[i] + 1e-7, "\(name) node \(w)")
+                        XCTAssertGreaterThanOrEqual(bounds[w].upper[i], r.upper[i] - 1e-7, "\(name) node \(w)")
+                    }
+                }
+                let n = graph.outputSize
+                var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
+                let sol = solver.solve(objectives: outputObjectives(n), box: box, bounds: bounds, workspace: &ws)
+                for j in 0..<n {
+                    let lo = sol.lower[j], hi = -sol.lower[n + j]
+                    XCTAssertLessThanOrEqual(lo, cs.lp.lower[j] + 1e-7, "\(name)/\(cs.label)")
+                    XCTAssertGreaterThanOrEqual(hi, cs.lp.upper[j] - 1e-7, "\(name)/\(cs.label)")
+                    XCTAssertGreaterThanOrEqual(lo, cs.lp.lower[j] - 1e-3 * max(1, abs(cs.lp.lower[j])), "\(name)/\(cs.label) lower \(lo) vs \(cs.lp.lower[j])")
+                    XCTAssertLessThanOrEqual(hi, cs.lp.upper[j] + 1e-3 * max(1, abs(cs.lp.upper[j])), "\(name)/\(cs.label) upper \(hi) vs \(cs.lp.upper[j])")
+                    if let exact = cs.milp {
+                        XCTAssertLessThanOrEqual(lo, exact.lower[j] + 1e-9)
+                        XCTAssertGreaterThanOrEqual(hi, exact.upper[j] - 1e-9)
+                    }
+                    XCTAssertLessThanOrEqual(lo, cs.sampled.lower[j] + 1e-9)
+                    XCTAssertGreaterThanOrEqual(hi, cs.sampled.upper[j] - 1e-9)
+                }
+                // Tighter than the LP on IBP intermediates, as it must be.
+                for j in 0..<n { XCTAssertGreaterThanOrEqual(sol.lower[j], cs.lp_ibp.lower[j] - 1e-7) }
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Bounds
+import LinearAlgebra
+import Network
+
+/// How the pre-activation bounds that shape the relaxation are computed.
+public enum IntermediateMethod: String, Sendable, CaseIterable {
+    case ibp
+    case crown
+    /// LP-tight: each layer's bounds by the splitting solver over the
+    /// relaxation of the layers below (the tightest triangle relaxation).
+    case lp
+}
+
+public struct IntermediateStatistics: Sendable {
+    public var iterations = 0
+    public var columnIterations = 0
+    public var solves = 0
+    public var seconds = 0.0
+    public var unstableBefore = 0
+    public var unstableAfter = 0
+
+    public init() {}
+}
+
+extension SplittingSolver {
+    /// Per-node bounds for inputs in `box`. For `.lp`, `workspaces` keeps one
+    /// warm state per pre-activation node across calls (the caller owns it).
+    public func intermediateBounds(box: Interval, method: IntermediateMethod,
+                                   workspaces: inout [Int: Workspace],
+                                   settings: Settings = Settings(),
+                                   statistics: inout IntermediateStatistics) -> [Interval] {
+        switch method {
+        case .ibp:
+            return IBP.bounds(graph, box: box)
+        case .crown:
+            return IntermediateBounds.crown(graph, box: box, dual: dual)
+        case .lp:
+            break
+        }
+        var bounds = IntermediateBounds.crown(graph, box: box, dual: dual)
+        statistics.unstableBefore = IntermediateBounds.unstableCount(graph, bounds)
+        let pre = Set(graph.preActivationNodes)
+        for (w, node) in graph.nodes.enumerated() {
+            switch node.operation {
+            case .input:
+                continue
+            case .relu(let u):
+                bounds[w] = Interval(lower: bounds[u].lower.map { max(0, $0) }, upper: bounds[u].upper.map { max(0, $0) })
+            case .affine(let a):
+                bounds[w] = bounds[w].intersected(with: IBPStep.affine(a, bounds))
+                guard pre.contains(w) else { continue }
+                bounds[w] = bounds[w].intersected(with:
+                    IntermediateBounds.crownBounds(of: w, box: box, bounds: bounds, evaluator: dual))
+                let n = node.size
+                var active = [Bool](repeating: false, count: 2 * n)
+                for i in 0..<n where bounds[w].lower[i] < 0 && bounds[w].upper[i] > 0 {
+                    active[i] = true
+                    active[n + i] = true
+                }
+                guard active.contains(true) else { continue }
+                var c = Matrix(rows: n, cols: 2 * n)
+                for i in 0..<n {
+                    c[i, i] = 1
+                    c[i, n + i] = -1
+                }
+                var ws = workspaces[w] ?? makeWorkspace(target: w, columns: 2 * n)
+                let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: settings)
+                workspaces[w] = ws
+                statistics.iterations += sol.iterations
+                statistics.columnIterations += sol.columnIterations
+                statistics.solves += 1
+                statistics.seconds += sol.seconds
+                var lower = bounds[w].lower, upper = bounds[w].upper
+                for i in 0..<n where active[i] {
+                    let lo = max(lower[i], sol.lower[i])
+                    let hi = min(upper[i], -sol.lower[n + i])
+                    // Certified bounds cannot cross; if rounding ever made them, keep the old ones.
+                    if lo <= hi {
+                        lower[i] = lo
+                        upper[i] = hi
+                    }
+                }
+                bounds[w] = Interval(lower: lower, upper: upper)
+            }
+        }
+        statistics.unstableAfter = IntermediateBounds.unstableCount(graph, bounds)
+        return bounds
+    }
+}
+
+/// Access to IBP's one-node step for refreshing bounds.
+enum IBPStep {
+    static func affine(_ a: Affine, _ bounds: [Interval]) -> Interval {
+        IBP.affineBounds(a, bounds)
+    }
+}

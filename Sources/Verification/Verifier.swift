@@ -1,0 +1,243 @@
+import Bounds
+import Dispatch
+import LinearAlgebra
+import Network
+import Splitting
+
+/// VNN-COMP answers: the first word a tool prints.
+public enum VerificationAnswer: Sendable, Equatable {
+    /// A concrete input that violates the property, checked by a forward pass.
+    case sat(input: [Double], output: [Double])
+    /// Every case of the violation is proven impossible.
+    case unsat
+    /// Not decided, with time left (a box became too small to split).
+    case unknown
+    case timeout
+
+    public var word: String {
+        switch self {
+        case .sat: return "sat"
+        case .unsat: return "unsat"
+        case .unknown: return "unknown"
+        case .timeout: return "timeout"
+        }
+    }
+}
+
+public struct VerificationReport: Sendable {
+    public var answer: VerificationAnswer
+    public var boxesBounded = 0
+    public var boxesProven = 0
+    public var splits = 0
+    public var iterations = 0
+    public var seconds = 0.0
+}
+
+/// Decides VNN-LIB properties: cheap falsification, then certified bounds
+/// with input splitting (the coordinate of largest influence first), each
+/// part warm-started from its parent's solver state.
+public struct Verifier: Sendable {
+    public let graph: Graph
+    public var settings = Settings()
+    public var intermediates: IntermediateMethod = .crown
+    public var randomSamples = 256
+    public var maximumDepth = 48
+
+    public init(graph: Graph) {
+        self.graph = graph
+    }
+
+    /// Violation of one case at output y: max_j (a_j·y − b_j), strict rows
+    /// counting as violated only when < 0. Negative (or zero for non-strict) means satisfied.
+    static func violation(_ y: [Double], _ cons: [Property.Constraint]) -> Double {
+        var worst = -Double.infinity
+        for c in cons {
+            var v = -c.bound
+            for (a, yi) in zip(c.coefficients, y) { v += a * yi }
+            // A strict row needs v < 0: treat v == 0 as violated by a hair.
+            if c.strict && v >= 0 { v = max(v, Double.leastNormalMagnitude) }
+            worst = max(worst, v)
+        }
+        return worst
+    }
+
+    public func verify(_ property: Property, timeout: Double) -> VerificationReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let deadline = start + UInt64(max(0, timeout) * 1e9)
+        var report = VerificationReport(answer: .unsat)
+        var undecided = false
+        var timedOut = false
+        // Falsify every case first: a counterexample anywhere answers sat.
+        for d in property.disjuncts {
+            if let cex = falsify(d, deadline: deadline) {
+                report.answer = .sat(input: cex.0, output: cex.1)
+                report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                return report
+            }
+        }
+        for d in property.disjuncts {
+            switch prove(d, deadline: deadline, report: &report) {
+            case .unsat: continue
+            case .sat(let x, let y):
+                report.answer = .sat(input: x, output: y)
+                report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                return report
+            case .timeout: timedOut = true
+            case .unknown: undecided = true
+            }
+            if timedOut { break }
+        }
+        report.answer = timedOut ? .timeout : (undecided ? .unknown : .unsat)
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return report
+    }
+
+    /// Corners (few inputs), centre, random points, then a pattern search from the best ones.
+    func falsify(_ d: Property.Disjunct, deadline: UInt64, sampleCount: Int? = nil) -> ([Double], [Double])? {
+        let n = d.lower.count
+        var rng = SplitMix(seed: 0x5EED)
+        var candidates: [[Double]] = [zip(d.lower, d.upper).map { ($0 + $1) / 2 }]
+        if n <= 10 {
+            for mask in 0..<(1 << n) {
+                candidates.append((0..<n).map { (mask >> $0) & 1 == 1 ? d.upper[$0] : d.lower[$0] })
+            }
+        }
+        for _ in 0..<(sampleCount ?? randomSamples) {
+            candidates.append((0..<n).map { d.lower[$0] + rng.unit() * (d.upper[$0] - d.lower[$0]) })
+        }
+        var scored: [(Double, [Double])] = []
+        for x in candidates {
+            let y = graph.evaluate(x)
+            let v = Self.violation(y, d.outputs)
+            if v <= 0 { return (x, y) }
+            scored.append((v, x))
+        }
+        scored.sort { $0.0 < $1.0 }
+        // Pattern search on the violation from the three best points.
+        for (score, x0) in scored.prefix(3) {
+            var x = x0
+            var best = score
+            var step = zip(d.lower, d.upper).map { ($1 - $0) / 4 }
+            for _ in 0..<60 {
+                if DispatchTime.now().uptimeNanoseconds >= deadline { return nil }
+                var improved = false
+                for i in 0..<n where step[i] > 0 {
+                    for sign in [1.0, -1.0] {
+                        var t = x
+                        t[i] = min(max(t[i] + sign * step[i], d.lower[i]), d.upper[i])
+                        let y = graph.evaluate(t)
+                        let v = Self.violation(y, d.outputs)
+                        if v <= 0 { return (t, y) }
+                        if v < best {
+                            best = v
+                            x = t
+                            improved = true
+                        }
+                    }
+                }
+                if !improved {
+                    step = step.map { $0 / 2 }
+                    if step.allSatisfy({ $0 < 1e-9 }) { break }
+                }
+            }
+        }
+        return nil
+    }
+
+    struct Part {
+        var lower: [Double]
+        var upper: [Double]
+        var depth: Int
+        var workspace: Workspace?
+    }
+
+    func prove(_ d: Property.Disjunct, deadline: UInt64, report: inout VerificationReport) -> VerificationAnswer {
+        let m = d.outputs.count
+        if m == 0 {
+            let x = zip(d.lower, d.upper).map { ($0 + $1) / 2 }
+            return .sat(input: x, output: graph.evaluate(x))
+        }
+        let root = Interval(lower: d.lower, upper: d.upper)
+        guard let solver = try? SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: root)) else {
+            return .unknown
+        }
+        var c = Matrix(rows: graph.outputSize, cols: m)
+        for (j, con) in d.outputs.enumerated() { for i in 0..<graph.outputSize { c[i, j] = con.coefficients[i] } }
+        var queue = [Part(lower: d.lower, upper: d.upper, depth: 0, workspace: nil)]
+        var undecided = false
+        while let part = queue.popLast() {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= deadline { return .timeout }
+            var s = settings
+            s.deadline = Double(deadline - now) / 1e9
+            let box = Interval(lower: part.lower, upper: part.upper)
+            var wss: [Int: Workspace] = [:]
+            var stats = IntermediateStatistics()
+            let bounds = solver.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
+                                                   settings: s, statistics: &stats)
+            var ws = part.workspace ?? solver.makeWorkspace(target: graph.output, columns: m)
+            let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: s)
+            report.boxesBounded += 1
+            report.iterations += sol.iterations + stats.iterations
+            // Proven when one row cannot hold anywhere in the part.
+            var proven = false
+            var closest = 0
+            var closestGap = -Double.infinity
+            for (j, con) in d.outputs.enumerated() {
+                let gap = sol.lower[j] - con.bound
+                if gap > 0 || (con.strict && gap >= 0) { proven = true }
+                if gap > closestGap { closestGap = gap; closest = j }
+            }
+            if proven {
+                report.boxesProven += 1
+                continue
+            }
+            let sub = Property.Disjunct(lower: part.lower, upper: part.upper, outputs: d.outputs)
+            if let cex = falsify(sub, deadline: deadline, sampleCount: 16) { return .sat(input: cex.0, output: cex.1) }
+            if part.depth >= maximumDepth {
+                undecided = true
+                continue
+            }
+            // Split the coordinate with the largest influence on the closest row.
+            let crown = solver.dual.evaluate(target: graph.output, objectives: c.columns(closest..<(closest + 1)),
+                                             box: box, bounds: bounds, rule: .crown)
+            var axis = -1
+            var score = -1.0
+            for i in 0..<part.lower.count {
+                let w = part.upper[i] - part.lower[i]
+                let sc = abs(crown.inputCoefficients[i, 0]) * w + 1e-12 * w
+                if w > 0 && sc > score { score = sc; axis = i }
+            }
+            guard axis >= 0 else {
+                undecided = true
+                continue
+            }
+            let mid = (part.lower[axis] + part.upper[axis]) / 2
+            var left = part, right = part
+            left.upper[axis] = mid
+            right.lower[axis] = mid
+            left.depth += 1
+            right.depth += 1
+            left.workspace = ws
+            right.workspace = ws
+            report.splits += 1
+            queue.append(left)
+            queue.append(right)
+        }
+        return undecided ? .unknown : .unsat
+    }
+}
+
+/// A small deterministic generator, so runs are repeatable.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Network
+import Splitting
+import Verification
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decide a VNN-LIB property: sat (with a counterexample), unsat, unknown or timeout.",
+        discussion: """
+        The first word on standard output is exactly one of sat, unsat, unknown, timeout, error
+        (the VNN-COMP convention). `unsat` means the property's violation is proven impossible
+        (the network is safe for it); `sat` is printed only with a concrete counterexample,
+        checked by a forward pass, which follows in VNN-COMP's ((X_0 v) ... (Y_0 v)) form.
+        Undecided parts of the input box are split, each part warm-started from its parent.
+
+        Exit codes: 0 when an answer (sat, unsat, unknown, timeout) was printed; 1 on error
+        (the first word is then `error`); 64 on a usage error.
+
+        Example:
+          reachguard verify model.onnx prop.vnnlib --timeout 60
+        """)
+
+    @Argument(help: "The ONNX model.") var model: String
+    @Argument(help: "The VNN-LIB property.") var property: String
+    @Option(help: "Time limit in seconds.") var timeout: Double = 60
+    @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
+    @Flag(help: "Print one JSON object instead of the VNN-COMP text.") var json = false
+
+    func run() throws {
+        ReachGuard.prepare()
+        do {
+            let m = try ONNXImporter.load(path: model)
+            let p = try VNNLIBParser.parse(path: property)
+            guard p.inputCount == m.graph.inputSize else {
+                throw CommandFailure("\(property) declares \(p.inputCount) inputs; \(model) takes \(m.graph.inputSize)")
+            }
+            guard p.outputCount == m.graph.outputSize else {
+                throw CommandFailure("\(property) declares \(p.outputCount) outputs; \(model) gives \(m.graph.outputSize)")
+            }
+            guard let method = IntermediateMethod(rawValue: intermediates) else {
+                throw CommandFailure("--intermediates must be crown or lp, not '\(intermediates)'")
+            }
+            var verifier = Verifier(graph: m.graph)
+            verifier.intermediates = method
+            let report = verifier.verify(p, timeout: timeout)
+            if json {
+                var obj: [String: Any] = ["result": report.answer.word, "seconds": report.seconds,
+                                          "boxes_bounded": report.boxesBounded, "boxes_proven": report.boxesProven,
+                                          "splits": report.splits, "iterations": report.iterations]
+                if case .sat(let x, let y) = report.answer {
+                    obj["counterexample"] = ["input": x, "output": y]
+                }
+                try Output.json(obj)
+            } else {
+                Output.line(report.answer.word)
+                if case .sat(let x, let y) = report.answer {
+                    var lines = x.enumerated().map { "(X_\($0.offset) \(String(format: "%.17g", $0.element)))" }
+                    lines += y.enumerated().map { "(Y_\($0.offset) \(String(format: "%.17g", $0.element)))" }
+                    Output.line("(" + lines.joined(separator: "\n ") + ")")
+                }
+            }
+            Output.log("verify: \(report.answer.word) in \(String(format: "%.3f", report.seconds)) s, "
+                + "\(report.boxesBounded) boxes bounded, \(report.splits) splits")
+        } catch {
+            Output.line("error")
+            Output.log("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
