@@ -153,7 +153,7 @@ enum InputFiles {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) }
         catch { throw CommandFailure("\(path): cannot read the file") }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw CommandFailure("\(path): not a JSON object")
+            throw CommandFailure("\(path): not a JSON object (invalid JSON, or numbers out of range such as 1e999 or NaN)")
         }
         return obj
     }

@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+
+func writeTemporary(_ name: String, _ text: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reachguard-cli-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
+
+func jsonObject(_ text: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+}
+
+final class BoundCLITests: XCTestCase {
+    struct Fixture: Decodable {
+        struct Range: Decodable { let lower: [Double]; let upper: [Double] }
+        struct Case: Decodable { let box: Range; let milp: Range? }
+        let cases: [Case]
+    }
+
+    /// The acceptance check: on 4 inputs and 2 hidden layers of 50, the
+    /// printed bounds lie between CROWN's and the exact (MILP) range.
+    func testBoundJSONLiesBetweenCROWNAndTheExactRange() throws {
+        let fx = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Fixtures/lp/t_4_50_50_3.json")))
+        let cs = fx.cases[0]
+        guard let exact = cs.milp else { return XCTFail("fixture has no MILP values") }
+        let box = try writeTemporary("box4.json", "{\"lower\": \(cs.box.lower), \"upper\": \(cs.box.upper)}")
+        let r = try runCLI(["bound", "Tests/Fixtures/lp/t_4_50_50_3.onnx", "--box", box, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let obj = jsonObject(r.stdout), let lower = obj["lower"] as? [Double], let upper = obj["upper"] as? [Double],
+              let cl = obj["crown_lower"] as? [Double], let cu = obj["crown_upper"] as? [Double] else {
+            return XCTFail("not the expected JSON: \(r.stdout)")
+        }
+        XCTAssertEqual(lower.count, 3)
+        XCTAssertEqual(obj["method"] as? String, "admm")
+        XCTAssertNotNil(obj["iterations"] as? Int)
+        XCTAssertNotNil(obj["seconds"] as? Double)
+        for j in 0..<3 {
+            XCTAssertLessThanOrEqual(cl[j], lower[j])
+            XCTAssertLessThanOrEqual(lower[j], exact.lower[j])
+            XCTAssertLessThanOrEqual(exact.upper[j], upper[j])
+            XCTAssertLessThanOrEqual(upper[j], cu[j])
+        }
+        XCTAssertTrue(zip(cl, lower).contains { $0 < $1 - 1e-3 }, "ADMM must be tighter than CROWN somewhere")
+    }
+
+    func testMethodsAndObjectivesAndFixedCoordinates() throws {
+        // X_0 held fixed, as a set speed fed to a cruise controller.
+        let box = try writeTemporary("fixed.json", "{\"lower\": [0.5, -1.0], \"upper\": [0.5, 1.0]}")
+        let c = try writeTemporary("c.json", "{\"c\": [[1.0], [-2.0]]}")
+        var previous: (Double, Double)? = nil
+        for method in ["ibp", "crown", "admm"] {
+            let r = try runCLI(["bound", "Config/double_integrator/controller.onnx", "--box", box, "--objective", c,
+                                "--method", method, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            guard let obj = jsonObject(r.stdout), let lo = obj["lower"] as? [Double], let hi = obj["upper"] as? [Double] else {
+                return XCTFail(r.stdout)
+            }
+            XCTAssertEqual(lo.count, 2)
+            // Each method at least as tight as the one before.
+            if let (pl, ph) = previous {
+                XCTAssertGreaterThanOrEqual(lo[0], pl - 1e-9, method)
+                XCTAssertLessThanOrEqual(hi[0], ph + 1e-9, method)
+            }
+            previous = (lo[0], hi[0])
+            // Sampled outputs lie inside; the second row is -2 times the first.
+            for v in stride(from: -1.0, through: 1.0, by: 0.25) {
+                let e = try runCLI(["eval", "Config/double_integrator/controller.onnx", "--input", "0.5,\(v)", "--json"])
+                guard let y = (jsonObject(e.stdout)?["output"] as? [Double])?.first else { return XCTFail(e.stderr) }
+                XCTAssertLessThanOrEqual(lo[0], y)
+                XCTAssertGreaterThanOrEqual(hi[0], y)
+                XCTAssertLessThanOrEqual(lo[1], -2 * y)
+                XCTAssertGreaterThanOrEqual(hi[1], -2 * y)
+            }
+        }
+    }
+
+    func testBadBoxesNameTheCoordinate() throws {
+        let cases: [(String, String)] = [
+            ("{\"lower\": [0.0, 1.0], \"upper\": [1.0, 0.5]}", "coordinate 1"),
+            ("{\"lower\": [0.0], \"upper\": [1.0]}", "has 1 coordinates"),
+            ("{\"lower\": [0.0, 1e999], \"upper\": [1.0, 2.0]}", "JSON"),
+            ("{\"lower\": [0.0, \"a\"], \"upper\": [1.0, 2.0]}", "lower[1]"),
+            ("not json", "not a JSON object"),
+        ]
+        for (text, want) in cases {
+            let box = try writeTemporary("bad.json", text)
+            let r = try runCLI(["bound", "Config/double_integrator/controller.onnx", "--box", box])
+            XCTAssertEqual(r.status, 1, text)
+            XCTAssertTrue(r.stderr.contains(want), "'\(r.stderr)' lacks '\(want)'")
+            XCTAssertTrue(r.stderr.contains("bad.json"), r.stderr)
+        }
+    }
+
+    func testVerifyPrintsTheVNNCOMPFirstWordAndACounterexample() throws {
+        let sat = try runCLI(["verify", "Tests/Fixtures/lp/t_4_50_50_3.onnx", "Tests/Fixtures/vnnlib/t_4_50_50_3_sat_low.vnnlib"])
+        XCTAssertEqual(sat.status, 0, sat.stderr)
+        XCTAssertTrue(sat.stdout.hasPrefix("sat\n"), sat.stdout)
+        XCTAssertTrue(sat.stdout.contains("((X_0 "), sat.stdout)
+        XCTAssertTrue(sat.stdout.contains("(Y_2 "), sat.stdout)
+        let unsat = try runCLI(["verify", "Tests/Fixtures/lp/t_4_50_50_3.onnx", "Tests/Fixtures/vnnlib/t_4_50_50_3_unsat_low.vnnlib"])
+        XCTAssertEqual(unsat.stdout, "unsat\n")
+        let error = try runCLI(["verify", "Config/double_integrator/controller.onnx", "Tests/Fixtures/vnnlib/t_4_50_50_3_unsat_low.vnnlib"])
+        XCTAssertEqual(error.status, 1)
+        XCTAssertTrue(error.stdout.hasPrefix("error"), error.stdout)
+        XCTAssertTrue(error.stderr.contains("declares 4 inputs"), error.stderr)
+    }
+}
