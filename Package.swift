@@ -38,9 +38,10 @@ let package = Package(
         .target(name: "Bounds", dependencies: ["Network", "LinearAlgebra"]),
         .target(name: "Splitting", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Verification", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        .target(name: "Reachability", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
         .executableTarget(name: "reachguard", dependencies: [
-            "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification",
+            "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification", "Reachability",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "BoundsTests", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "SplittingTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        .testTarget(name: "ReachabilityTests", dependencies: ["Reachability", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
     ],

@@ -52,11 +52,14 @@ public struct DualBound: Sendable {
         /// The linear coefficients the bound puts on the input (n_in × K):
         /// a coordinate's influence is |coefficient| × its width.
         public var inputCoefficients: Matrix
+        /// The coefficient each ReLU's output carries in the bound (n × K), kept
+        /// on request: its sign tells which face of the relaxation a minimiser uses.
+        public var reluCoefficients: [Int: Matrix] = [:]
     }
 
     /// `objectives` is n_target × K: column k asks for min c_kᵀ y_target.
     public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
-                         rule: MultiplierRule = .crown) -> Result {
+                         rule: MultiplierRule = .crown, keepReluCoefficients: Bool = false) -> Result {
         let k = objectives.cols
         precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
         let live = graph.ancestors(of: target)
@@ -67,6 +70,7 @@ public struct DualBound: Sendable {
         var propagationMargin = [Double](repeating: 0, count: k)
         var termCount = 0
         var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
+        var reluCoefficients: [Int: Matrix] = [:]
 
         for w in stride(from: target, through: 0, by: -1) where live.contains(w) {
             let node = graph.nodes[w]
@@ -91,6 +95,7 @@ public struct DualBound: Sendable {
                 var h: Matrix
                 if let r = reluOf[w], live.contains(r) {
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
+                    if keepReluCoefficients { reluCoefficients[r] = gy }
                     h = pushedCoefficient(w: w, base: base, gy: gy, bounds: bounds[w], rule: rule)
                     pairMinimum(base: base, h: h, gy: gy, bounds: bounds[w],
                                 value: &value, absConstant: &absConstant)
@@ -126,7 +131,8 @@ public struct DualBound: Sendable {
             lower[c] = value[c] - margin[c]
             if !lower[c].isFinite { lower[c] = -.infinity }
         }
-        return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients)
+        return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients,
+                      reluCoefficients: reluCoefficients)
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.

@@ -200,3 +200,28 @@ extension Graph {
         return result
     }
 }
+
+extension Graph {
+    /// Forward pass of K inputs at once (columns of `x`), up to `target`; returns
+    /// the value of `target` (n_target × K). Nodes after `target` are skipped.
+    public func evaluateBatch(_ x: Matrix, upTo target: Int) -> Matrix {
+        var values = [Matrix?](repeating: nil, count: target + 1)
+        let k = x.cols
+        for v in 0...target {
+            switch nodes[v].operation {
+            case .input:
+                values[v] = x
+            case .affine(let a):
+                var z = Matrix(rows: nodes[v].size, cols: k)
+                for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
+                for t in a.terms { if let xin = values[t.input] { BLAS.gemm(t.weight, xin, into: &z, beta: 1) } }
+                values[v] = z
+            case .relu(let u):
+                guard var z = values[u] else { continue }
+                for i in 0..<z.data.count { z.data[i] = max(0, z.data[i]) }
+                values[v] = z
+            }
+        }
+        return values[target] ?? Matrix(rows: nodes[target].size, cols: k)
+    }
+}

@@ -64,7 +64,10 @@ extension SplittingSolver {
                     c[i, n + i] = -1
                 }
                 var ws = workspaces[w] ?? makeWorkspace(target: w, columns: 2 * n)
-                let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: settings)
+                // Looseness here compounds through the layers above: solve these a little tighter.
+                var layerSettings = settings
+                layerSettings.tolerance = min(settings.tolerance, 2.5e-4)
+                let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
                 workspaces[w] = ws
                 statistics.iterations += sol.iterations
                 statistics.columnIterations += sol.columnIterations

@@ -191,10 +191,19 @@ public struct SplittingSolver: Sendable {
         let activeObjectives = Self.columns(of: objectives, columns)
         let originalObjectives = Self.columns(of: original.objectives, columns)
         let crown = dual.evaluate(target: target, objectives: originalObjectives, box: original.box,
-                                  bounds: original.bounds, rule: .crown)
+                                  bounds: original.bounds, rule: .crown, keepReluCoefficients: true)
         for (j, c) in columns.enumerated() {
             solution.crownLower[c] = crown.lower[j]
             solution.lower[c] = crown.lower[j]
+        }
+        // The network itself at the bound's minimising input is a point of the
+        // relaxation: its objective bounds the relaxed optimum from above.
+        var upper = primalCandidates(crown, objectives: originalObjectives, box: original.box, bounds: original.bounds, target: target)
+        if let stopNow = Optional(upper), (0..<columns.count).allSatisfy({ stopNow[$0] - crown.lower[$0] <= settings.tolerance * max(1, abs(crown.lower[$0])) }) {
+            for (j, c) in columns.enumerated() { solution.primalEstimate[c] = upper[j] }
+            solution.stop = .converged
+            solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return solution
         }
 
         // Cold columns start at the forward pass of the box centre, with ρ ∝ ‖cₖ‖.
@@ -224,7 +233,6 @@ public struct SplittingSolver: Sendable {
         var objectiveWork = activeObjectives
         var originalWork = originalObjectives
         var best = crown.lower
-        var upper = [Double](repeating: .infinity, count: columns.count)
         let deadlineNanos = settings.deadline.map { start + UInt64(max(0, $0) * 1e9) }
         var iteration = 0
         var stop = StopReason.iterationLimit
@@ -250,8 +258,10 @@ public struct SplittingSolver: Sendable {
             // Warm starts are often nearly optimal at once: look early, then every period.
             let early = solution.warm && (iteration == 1 || iteration == 3 || iteration == 6)
             if iteration % period == 0 || last || early {
-                let cert = certificate(state, objectives: originalWork, box: original.box, bounds: original.bounds, layout: layout)
-                let feasible = feasibleValue(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
+                let (cert, coefficients) = certificate(state, objectives: originalWork, box: original.box, bounds: original.bounds, layout: layout)
+                var feasible = feasibleValue(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
+                let atMinimiser = primalCandidates(coefficients, objectives: originalWork, box: original.box, bounds: original.bounds, target: target)
+                for j in 0..<feasible.count { feasible[j] = min(feasible[j], atMinimiser[j]) }
                 var done: [Int] = []
                 if trace, state.columns.count > 0 {
                     print("it \(iteration) col \(state.columns[0]) bound \(max(best[0], cert[0])) feasible \(feasible[0]) r \(residuals.primal[0]) s \(residuals.dual[0]) rho \(state.rho[0])")
@@ -550,7 +560,60 @@ public struct SplittingSolver: Sendable {
 
     /// The dual bound at the current multipliers: λ_w = −ρ U of each
     /// pre-activation node's affine output copy.
-    func certificate(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> [Double] {
+    /// cₖᵀ f(x*) where x* minimises the bound's linear input term over the box:
+    /// a value the network attains, hence an upper bound on the relaxed minimum.
+    /// Upper bounds on the relaxed minimum from the bound's own minimiser: the
+    /// input x* minimising its input term over the box, run through the network
+    /// (a point the network attains) and through the relaxation with each ReLU
+    /// on the face its coefficient's sign selects (the relaxed optimum when the
+    /// multipliers are optimal). The smaller value per column.
+    func primalCandidates(_ r: DualBound.Result, objectives: Matrix, box: Interval, bounds: [Interval], target: Int) -> [Double] {
+        let k = objectives.cols
+        var x = Matrix(rows: box.count, cols: k)
+        let g = r.inputCoefficients
+        for c in 0..<k { for i in 0..<box.count { x[i, c] = g[i, c] >= 0 ? box.lower[i] : box.upper[i] } }
+        func value(_ y: Matrix) -> [Double] {
+            (0..<k).map { c in
+                var v = 0.0
+                for i in 0..<objectives.rows { v += objectives[i, c] * y[i, c] }
+                return v
+            }
+        }
+        let exact = value(graph.evaluateBatch(x, upTo: target))
+        // Relaxed forward pass.
+        var values = [Matrix?](repeating: nil, count: target + 1)
+        for v in 0...target {
+            switch graph.nodes[v].operation {
+            case .input:
+                values[v] = x
+            case .affine(let a):
+                var z = Matrix(rows: graph.nodes[v].size, cols: k)
+                for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
+                for t in a.terms { if let xin = values[t.input] { BLAS.gemm(t.weight, xin, into: &z, beta: 1) } }
+                values[v] = z
+            case .relu(let u):
+                guard var y = values[u] else { continue }
+                let b = bounds[u]
+                let gy = r.reluCoefficients[v]
+                let n = y.rows
+                for c in 0..<k {
+                    for i in 0..<n {
+                        let zi = y.data[i + c * n], l = b.lower[i], up = b.upper[i]
+                        if l < 0 && up > 0, let gy, gy[i, c] < 0 {
+                            y.data[i + c * n] = max(0, zi, up / (up - l) * (zi - l))
+                        } else {
+                            y.data[i + c * n] = max(0, zi)
+                        }
+                    }
+                }
+                values[v] = y
+            }
+        }
+        let relaxed = values[target].map(value) ?? exact
+        return (0..<k).map { min(exact[$0], relaxed[$0]) }
+    }
+
+    func certificate(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> ([Double], DualBound.Result) {
         var table: [Int: Matrix] = [:]
         for (w, slot) in layout.dualSlot {
             var h = s.u[slot]
@@ -562,15 +625,31 @@ public struct SplittingSolver: Sendable {
             }
             table[w] = h
         }
-        let raw = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                rule: .given(table)).lower
-        let cleaned = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                    rule: .slopesFrom(table)).lower
+        let rawResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                      rule: .given(table))
+        let raw = rawResult.lower
+        let cleanedResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                          rule: .slopesFrom(table), keepReluCoefficients: true)
+        let cleaned = cleanedResult.lower
         var primal: [Int: Matrix] = [:]
         for w in layout.dualSlot.keys { primal[w] = s.y[w] }   // signs are scale-free; units only matter near 0
-        let guided = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                   rule: .slopesFromPrimal(table, primal)).lower
-        return (0..<raw.count).map { max(raw[$0], cleaned[$0], guided[$0]) }
+        let guidedResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
+                                         rule: .slopesFromPrimal(table, primal), keepReluCoefficients: true)
+        let guided = guidedResult.lower
+        // Per column, the minimiser information of the better of the two slope rules.
+        var chosen = cleanedResult
+        var best = [Double](repeating: 0, count: raw.count)
+        for c in 0..<raw.count {
+            best[c] = max(raw[c], cleaned[c], guided[c])
+            guard guided[c] > cleaned[c] else { continue }
+            for i in 0..<chosen.inputCoefficients.rows { chosen.inputCoefficients[i, c] = guidedResult.inputCoefficients[i, c] }
+            for (node, m) in guidedResult.reluCoefficients {
+                guard var mine = chosen.reluCoefficients[node] else { continue }
+                for i in 0..<m.rows { mine[i, c] = m[i, c] }
+                chosen.reluCoefficients[node] = mine
+            }
+        }
+        return (best, chosen)
     }
 }
 

@@ -1,0 +1,248 @@
+import Foundation
+import LinearAlgebra
+import Network
+import Splitting
+
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A closed loop as the TOML system file describes it: x' = A x + B u + c + w
+/// (or a learned one-step network), u = clip(controller(x), u_min, u_max).
+public struct SystemDescription: Sendable {
+    public enum Plant: Sendable {
+        case linear(a: Matrix, b: Matrix?, c: [Double])
+        /// A learned one-step model; `takesControl`: its input is [x; u], else x.
+        case network(model: Graph, path: String, takesControl: Bool)
+    }
+
+    public enum Directions: Sendable, Equatable {
+        case box
+        case octagon
+        case rows([[Double]])
+    }
+
+    public enum Strategy: String, Sendable {
+        case oneShot = "one-shot"
+        case recursive
+    }
+
+    public struct UnsafeSet: Sendable {
+        public var h: [[Double]]   // rows of H
+        public var bound: [Double]  // h
+    }
+
+    public var file: String
+    public var stateCount: Int
+    public var plant: Plant
+    public var disturbance: (lower: [Double], upper: [Double])?
+    public var controller: Graph?
+    public var controllerPath: String?
+    public var controlCount: Int
+    public var uMin: [Double]?
+    public var uMax: [Double]?
+    public var horizon: Int
+    public var directions: Directions
+    public var strategy: Strategy
+    public var intermediates: IntermediateMethod
+    public var unsafe: [UnsafeSet]
+    public var sensorRadius: [Double]?
+    /// The whole parsed document, for sections other layers read ([monitor], [zmq]).
+    public var document: [String: TOMLValue]
+
+    public static func load(path: String) throws -> SystemDescription {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SystemError("\(path): cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw SystemError("\(path): not UTF-8 text") }
+        let doc: [String: TOMLValue]
+        do { doc = try TOMLParser.parse(text, file: path) } catch { throw SystemError("\(error)") }
+        let dir = (path as NSString).deletingLastPathComponent
+        return try SystemDescription(document: doc, file: path, directory: dir.isEmpty ? "." : dir)
+    }
+
+    init(document doc: [String: TOMLValue], file: String, directory: String) throws {
+        self.file = file
+        document = doc
+        func fail(_ key: String, _ m: String) -> SystemError { SystemError("\(file): \(key): \(m)") }
+        func section(_ name: String) throws -> [String: TOMLValue]? {
+            guard let v = doc[name] else { return nil }
+            guard let t = v.table else { throw fail("[\(name)]", "must be a table") }
+            return t
+        }
+        func vector(_ t: [String: TOMLValue], _ section: String, _ key: String, count: Int? = nil) throws -> [Double]? {
+            guard let v = t[key] else { return nil }
+            let name = "[\(section)] \(key)"
+            guard let list = v.array else { throw fail(name, "must be an array of numbers") }
+            let out = try list.enumerated().map { i, x -> Double in
+                guard let n = x.number else { throw fail(name, "element \(i) is not a number") }
+                guard n.isFinite else { throw fail(name, "element \(i) is not finite") }
+                return n
+            }
+            if let count, out.count != count { throw fail(name, "has \(out.count) values, expected \(count)") }
+            return out
+        }
+        func matrix(_ v: TOMLValue?, _ name: String, cols: Int? = nil) throws -> [[Double]]? {
+            guard let v else { return nil }
+            guard let rows = v.array, !rows.isEmpty else { throw fail(name, "must be a non-empty array of rows") }
+            let out = try rows.enumerated().map { r, row -> [Double] in
+                guard let items = row.array else { throw fail(name, "row \(r) is not an array") }
+                return try items.enumerated().map { i, x in
+                    guard let n = x.number, n.isFinite else { throw fail(name, "row \(r) element \(i) is not a finite number") }
+                    return n
+                }
+            }
+            let width = cols ?? out[0].count
+            for (r, row) in out.enumerated() where row.count != width {
+                throw fail(name, "row \(r) has \(row.count) values, expected \(width)")
+            }
+            return out
+        }
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (directory as NSString).appendingPathComponent(p) }
+
+        guard let plantT = try section("plant") else { throw fail("[plant]", "missing") }
+        let kind = plantT["type"]?.string ?? "linear"
+        // Controller first: it fixes the control dimension.
+        var controller: Graph? = nil
+        var controllerPath: String? = nil
+        var m = 0
+        if let ct = try section("controller") {
+            guard let model = ct["model"]?.string else { throw fail("[controller] model", "missing (path of the ONNX file)") }
+            let path = resolve(model)
+            do { controller = try ONNXImporter.load(path: path).graph } catch { throw SystemError("\(file): [controller] model: \(error)") }
+            controllerPath = path
+            m = controller?.outputSize ?? 0
+            uMin = try vector(ct, "controller", "u_min", count: m)
+            uMax = try vector(ct, "controller", "u_max", count: m)
+            if let lo = uMin, let hi = uMax, let bad = lo.indices.first(where: { lo[$0] > hi[$0] }) {
+                throw fail("[controller] u_min", "u_min[\(bad)] = \(lo[bad]) exceeds u_max[\(bad)] = \(hi[bad])")
+            }
+        }
+        controlCount = m
+        self.controller = controller
+        self.controllerPath = controllerPath
+        switch kind {
+        case "linear":
+            guard let a = try matrix(plantT["A"], "[plant] A") else { throw fail("[plant] A", "missing") }
+            let n = a.count
+            guard a[0].count == n else { throw fail("[plant] A", "is \(n)x\(a[0].count); it must be square") }
+            stateCount = n
+            var b: Matrix? = nil
+            if let rows = try matrix(plantT["B"], "[plant] B") {
+                guard rows.count == n else { throw fail("[plant] B", "has \(rows.count) rows; A has \(n)") }
+                guard rows[0].count == m else {
+                    throw fail("[plant] B", "has \(rows[0].count) columns; the controller gives \(m) outputs")
+                }
+                b = Matrix(rows)
+            } else if m > 0 {
+                throw fail("[plant] B", "missing, but a [controller] is given")
+            }
+            let c = try vector(plantT, "plant", "c", count: n) ?? [Double](repeating: 0, count: n)
+            plant = .linear(a: Matrix(a), b: b, c: c)
+        case "network":
+            guard let model = plantT["model"]?.string else { throw fail("[plant] model", "missing for type = \"network\"") }
+            let path = resolve(model)
+            let g: Graph
+            do { g = try ONNXImporter.load(path: path).graph } catch { throw SystemError("\(file): [plant] model: \(error)") }
+            let n = g.outputSize
+            guard g.inputSize == n || g.inputSize == n + m else {
+                throw fail("[plant] model", "takes \(g.inputSize) inputs; expected the state (\(n)) or state and control (\(n + m))")
+            }
+            if m > 0 && g.inputSize == n {
+                throw fail("[plant] model", "takes only the state (\(n) inputs) but a [controller] is given")
+            }
+            stateCount = n
+            plant = .network(model: g, path: path, takesControl: g.inputSize == n + m && m > 0)
+        default:
+            throw fail("[plant] type", "must be \"linear\" or \"network\", not \"\(kind)\"")
+        }
+        let n = stateCount
+        if let c = controller, c.inputSize != n {
+            throw fail("[controller] model", "takes \(c.inputSize) inputs; the state has \(n)")
+        }
+        let wl = try vector(plantT, "plant", "disturbance_lower", count: n)
+        let wu = try vector(plantT, "plant", "disturbance_upper", count: n)
+        if (wl == nil) != (wu == nil) { throw fail("[plant] disturbance_lower", "give both disturbance_lower and disturbance_upper") }
+        if let wl, let wu {
+            if let bad = wl.indices.first(where: { wl[$0] > wu[$0] }) {
+                throw fail("[plant] disturbance_lower", "element \(bad) exceeds disturbance_upper")
+            }
+            disturbance = (wl, wu)
+        }
+
+        let reach = try section("reach") ?? [:]
+        if let h = reach["horizon"] {
+            guard let t = h.integer, t >= 1, t <= 1000 else { throw fail("[reach] horizon", "must be an integer from 1 to 1000") }
+            horizon = t
+        } else {
+            horizon = 6
+        }
+        switch reach["directions"] {
+        case nil: directions = .box
+        case .string("box")?: directions = .box
+        case .string("octagon")?: directions = .octagon
+        case .string(let s)?: throw fail("[reach] directions", "must be \"box\", \"octagon\" or a matrix of rows, not \"\(s)\"")
+        case let v?:
+            guard let rows = try matrix(v, "[reach] directions", cols: n) else { throw fail("[reach] directions", "invalid") }
+            directions = .rows(rows)
+        }
+        let strategyText = reach["strategy"]?.string ?? "one-shot"
+        guard let s = Strategy(rawValue: strategyText) else {
+            throw fail("[reach] strategy", "must be \"one-shot\" or \"recursive\", not \"\(strategyText)\"")
+        }
+        strategy = s
+        let interText = reach["intermediates"]?.string ?? "lp"
+        guard let im = IntermediateMethod(rawValue: interText) else {
+            throw fail("[reach] intermediates", "must be \"crown\", \"lp\" or \"ibp\", not \"\(interText)\"")
+        }
+        intermediates = im
+
+        var unsafe: [UnsafeSet] = []
+        if let safety = try section("safety"), let list = safety["unsafe"] {
+            guard let items = list.array else { throw fail("[[safety.unsafe]]", "must be an array of tables") }
+            for (k, item) in items.enumerated() {
+                guard let t = item.table else { throw fail("[[safety.unsafe]] \(k)", "must be a table") }
+                guard let h = try matrix(t["H"], "[[safety.unsafe]] \(k) H", cols: n) else {
+                    throw fail("[[safety.unsafe]] \(k) H", "missing")
+                }
+                guard let b = try vector(t, "safety.unsafe \(k)", "h", count: h.count) else {
+                    throw fail("[[safety.unsafe]] \(k) h", "missing")
+                }
+                for (r, row) in h.enumerated() where row.allSatisfy({ $0 == 0 }) {
+                    throw fail("[[safety.unsafe]] \(k) H", "row \(r) is zero")
+                }
+                unsafe.append(UnsafeSet(h: h, bound: b))
+            }
+        }
+        self.unsafe = unsafe
+        if let sensor = try section("sensor") {
+            sensorRadius = try vector(sensor, "sensor", "radius", count: n)
+            if let r = sensorRadius, let bad = r.firstIndex(where: { $0 < 0 }) {
+                throw fail("[sensor] radius", "element \(bad) is negative")
+            }
+        }
+    }
+
+    /// Template rows over the state: box (±e_i), octagon (±e_i, ±e_i±e_j), or the given rows.
+    public var templateRows: [[Double]] {
+        let n = stateCount
+        func e(_ i: Int, _ s: Double) -> [Double] { (0..<n).map { $0 == i ? s : 0 } }
+        var rows: [[Double]] = []
+        for i in 0..<n { rows.append(e(i, 1)); rows.append(e(i, -1)) }
+        switch directions {
+        case .box: break
+        case .octagon:
+            for i in 0..<n {
+                for j in (i + 1)..<n {
+                    for (a, b) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
+                        rows.append((0..<n).map { $0 == i ? a : ($0 == j ? b : 0) })
+                    }
+                }
+            }
+        case .rows(let r):
+            rows += r
+        }
+        return rows
+    }
+}
