@@ -12,6 +12,20 @@ public enum TubeSVG {
             ys += [s.lower[j], s.upper[j]]
         }
         for tr in trajectories { for x in tr { xs.append(x[i]); ys.append(x[j]) } }
+        // Bring axis-aligned unsafe boundaries nearby into view, so the margin shows.
+        if let dataX0 = xs.min(), let dataX1 = xs.max(), let dataY0 = ys.min(), let dataY1 = ys.max() {
+            for set in system.unsafe {
+                for (r, row) in set.h.enumerated() where row.enumerated().allSatisfy({ $0.offset == i || $0.offset == j || $0.element == 0 }) {
+                    if row[j] == 0 && row[i] != 0 {
+                        let v = set.bound[r] / row[i]
+                        if abs(v - (dataX0 + dataX1) / 2) < 2 * max(dataX1 - dataX0, 1e-9) { xs.append(v) }
+                    } else if row[i] == 0 && row[j] != 0 {
+                        let v = set.bound[r] / row[j]
+                        if abs(v - (dataY0 + dataY1) / 2) < 2 * max(dataY1 - dataY0, 1e-9) { ys.append(v) }
+                    }
+                }
+            }
+        }
         guard var x0 = xs.min(), var x1 = xs.max(), var y0 = ys.min(), var y1 = ys.max() else { return "<svg xmlns=\"http://www.w3.org/2000/svg\"/>" }
         let padX = max(1e-9, (x1 - x0) * 0.15), padY = max(1e-9, (y1 - y0) * 0.15)
         x0 -= padX; x1 += padX; y0 -= padY; y1 += padY
