@@ -16,10 +16,30 @@ Examples:
       network imitating the saturated discrete LQR u = clip(-K x, -1, 1)
       (Q = I, R = 1) on states in [-5,5] x [-3,3].  The network output is NOT
       clipped; the system description applies the input bound.
+  quadrotor -> Config/quadrotor/controller.onnx
+      6 states (x, y, z, vx, vy, vz), 3 inputs (accelerations), dt = 0.1:
+      p' = p + dt v + dt^2/2 u,  v' = v + dt u,  |u_i| <= 2.  A 6-32-32-3 ReLU
+      network imitating the saturated discrete LQR u = clip(-K x, -2, 2)
+      (Q = I, R = I) on states in [-2,2]^6.  Output NOT clipped.
+  learned_dynamics -> Config/learned_dynamics/dynamics.onnx
+      An autonomous learned one-step model x' = net(x), x = (theta, omega):
+      a 2-16-16-2 ReLU network (input "state", output "next_state") fitted to
+      one RK4 step (dt = 0.1) of the damped pendulum
+      theta'' = -(g/l) sin(theta) - b theta',  g/l = 9.81, b = 0.5,
+      on [-2,2] x [-4,4].  The network output is the next state.
+
+BLAS is pinned to one thread (before numpy is imported): multi-threaded
+OpenBLAS makes the many tiny L-BFGS iterations several times slower here, and
+one thread keeps the float summation order fixed.  (double_integrator's output
+is byte-identical either way.)
 """
 
+import os
 import sys
 from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import onnx
@@ -172,8 +192,80 @@ def double_integrator():
     print(f"double_integrator: wrote {path.relative_to(ROOT)}")
 
 
+def quadrotor():
+    dt = 0.1
+    A = np.block([[np.eye(3), dt * np.eye(3)], [np.zeros((3, 3)), np.eye(3)]])
+    B = np.vstack([0.005 * np.eye(3), dt * np.eye(3)])      # dt^2/2 = 0.005
+    Q = np.eye(6)
+    R = np.eye(3)
+    P = scipy.linalg.solve_discrete_are(A, B, Q, R)
+    K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)   # u = -K x, shape [3,6]
+    print(f"quadrotor: LQR gain per axis (position, velocity) = "
+          f"{[float(K[0, 0]), float(K[0, 3])]}")
+
+    rng = np.random.default_rng(20240602)
+    lo, hi = -2.0 * np.ones(6), 2.0 * np.ones(6)
+    x = rng.uniform(lo, hi, size=(6000, 6))
+    y = np.clip(-x @ K.T, -2.0, 2.0)
+
+    sizes = [6, 32, 32, 3]
+    params = train_lbfgs(sizes, x, y, seed=11, maxiter=1500)
+    params32 = [p.astype(np.float32).astype(np.float64) for p in params]
+
+    x_test = np.random.default_rng(98).uniform(lo, hi, size=(5000, 6))
+    y_test = np.clip(-x_test @ K.T, -2.0, 2.0)
+    rmse_train = float(np.sqrt(np.mean((forward(params32, x) - y) ** 2)))
+    rmse_test = float(np.sqrt(np.mean((forward(params32, x_test) - y_test) ** 2)))
+    max_err = float(np.max(np.abs(forward(params32, x_test) - y_test)))
+    print(f"quadrotor: training RMSE = {rmse_train:.5f}, held-out RMSE = {rmse_test:.5f}, "
+          f"held-out max |error| = {max_err:.4f}")
+
+    path = ROOT / "Config" / "quadrotor" / "controller.onnx"
+    export_gemm_mlp(params, path, "state", "action", "quadrotor_controller")
+    print(f"quadrotor: wrote {path.relative_to(ROOT)}")
+
+
+def pendulum_rk4_step(s, dt=0.1, g_over_l=9.81, damping=0.5):
+    """One classical RK4 step of the damped pendulum; s [N,2] = (theta, omega)."""
+    def f(z):
+        return np.stack([z[:, 1], -g_over_l * np.sin(z[:, 0]) - damping * z[:, 1]], axis=1)
+    k1 = f(s)
+    k2 = f(s + 0.5 * dt * k1)
+    k3 = f(s + 0.5 * dt * k2)
+    k4 = f(s + dt * k3)
+    return s + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def learned_dynamics():
+    rng = np.random.default_rng(20240603)
+    lo, hi = np.array([-2.0, -4.0]), np.array([2.0, 4.0])
+    x_rand = rng.uniform(lo, hi, size=(2000, 2))
+    g1, g2 = np.meshgrid(np.linspace(-2, 2, 41), np.linspace(-4, 4, 41))
+    x_grid = np.stack([g1.ravel(), g2.ravel()], axis=1)
+    x = np.concatenate([x_rand, x_grid])
+    y = pendulum_rk4_step(x)
+
+    sizes = [2, 16, 16, 2]
+    params = train_lbfgs(sizes, x, y, seed=5, restarts=2, maxiter=3000)
+    params32 = [p.astype(np.float32).astype(np.float64) for p in params]
+
+    x_test = np.random.default_rng(97).uniform(lo, hi, size=(5000, 2))
+    y_test = pendulum_rk4_step(x_test)
+    rmse_train = float(np.sqrt(np.mean((forward(params32, x) - y) ** 2)))
+    rmse_test = float(np.sqrt(np.mean((forward(params32, x_test) - y_test) ** 2)))
+    max_err = float(np.max(np.abs(forward(params32, x_test) - y_test)))
+    print(f"learned_dynamics: training RMSE = {rmse_train:.5f}, held-out RMSE = {rmse_test:.5f}, "
+          f"held-out max |error| = {max_err:.4f}")
+
+    path = ROOT / "Config" / "learned_dynamics" / "dynamics.onnx"
+    export_gemm_mlp(params, path, "state", "next_state", "learned_dynamics_model")
+    print(f"learned_dynamics: wrote {path.relative_to(ROOT)}")
+
+
 EXAMPLES = {
     "double_integrator": double_integrator,
+    "quadrotor": quadrotor,
+    "learned_dynamics": learned_dynamics,
 }
 
 
