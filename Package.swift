@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Dependencies, each for one reason:
 //  - swift-argument-parser: the two command-line front ends.
+//  - swift-log: the daemon's one-line-per-event logs on stderr (journald).
 //  - swift-protobuf: decoding ONNX files (the generated onnx.pb.swift is committed;
 //    no build plugin, which would add ~10 minutes to a first build).
 import PackageDescription
@@ -10,10 +11,12 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "reachguard", targets: ["reachguard"]),
+        .executable(name: "reachguardd", targets: ["reachguardd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // System libraries, found with pkg-config.
@@ -39,10 +42,17 @@ let package = Package(
         .target(name: "Splitting", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Verification", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Reachability", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        .target(name: "Monitor", dependencies: ["Reachability", "Splitting", "Bounds"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
         .executableTarget(name: "reachguard", dependencies: [
             "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification", "Reachability",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "reachguardd", dependencies: [
+            "Monitor", "Reachability", "Transport", "LinearAlgebra",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),

@@ -72,6 +72,13 @@ public struct ReachAnalysis: Sendable {
         stepLoop = self.strategy == .recursive ? try ClosedLoop(system, steps: 1) : nil
     }
 
+    /// Forgets every warm state (the next run starts cold).
+    public mutating func resetWarmState() {
+        intermediateWorkspaces = [:]
+        stepWorkspaces = [:]
+        recursiveIntermediates = [:]
+    }
+
     /// Objectives on x_t: −D rows (upper bounds of D x), then H rows (lower bounds of H x).
     func objectives() -> (Matrix, [[Double]], [Int]) {
         let rows = system.templateRows
@@ -90,8 +97,16 @@ public struct ReachAnalysis: Sendable {
         return Interval(lower: lo, upper: hi)
     }
 
-    public mutating func run(initial: Interval) throws -> ReachTube {
+    /// `budget`: seconds for the whole tube. Past it every remaining solve stops
+    /// at once with the best certified bound it has (at least CROWN's).
+    public mutating func run(initial: Interval, budget: Double? = nil) throws -> ReachTube {
         let start = DispatchTime.now().uptimeNanoseconds
+        let base = settings
+        defer { settings = base }
+        func remaining() -> Double? {
+            guard let budget else { return base.deadline }
+            return max(0, budget - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
         let n = system.stateCount
         _ = try initial.validatedAsBox(dimension: n, name: "initial set")
         let (c, rows, unsafeCounts) = objectives()
@@ -109,12 +124,14 @@ public struct ReachAnalysis: Sendable {
             }
             guard let solver else { throw SystemError("solver could not be built") }
             var stats = IntermediateStatistics()
+            settings.deadline = remaining()
             let bounds = solver.intermediateBounds(box: box, method: intermediates, workspaces: &intermediateWorkspaces,
                                                    settings: settings, statistics: &stats)
             iterations += stats.iterations
             for t in 1...horizon {
                 let target = loop.stateNodes[t]
                 var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
+                settings.deadline = remaining()
                 let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
                 stepWorkspaces[t] = ws
                 warm = warm || sol.warm
@@ -132,10 +149,12 @@ public struct ReachAnalysis: Sendable {
                 guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
                 var wss = recursiveIntermediates[t] ?? [:]
                 var stats = IntermediateStatistics()
+                settings.deadline = remaining()
                 let bounds = s.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
                                                   settings: settings, statistics: &stats)
                 recursiveIntermediates[t] = wss
                 var ws = stepWorkspaces[t] ?? s.makeWorkspace(target: one.stateNodes[1], columns: c.cols)
+                settings.deadline = remaining()
                 let sol = s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
                 stepWorkspaces[t] = ws
                 warm = warm || sol.warm

@@ -1,4 +1,5 @@
 import Bounds
+import Dispatch
 import LinearAlgebra
 import Network
 
@@ -37,6 +38,7 @@ extension SplittingSolver {
         case .lp:
             break
         }
+        let start = DispatchTime.now().uptimeNanoseconds
         var bounds = IntermediateBounds.crown(graph, box: box, dual: dual)
         statistics.unstableBefore = IntermediateBounds.unstableCount(graph, bounds)
         let pre = Set(graph.preActivationNodes)
@@ -67,6 +69,9 @@ extension SplittingSolver {
                 // Looseness here compounds through the layers above: solve these a little tighter.
                 var layerSettings = settings
                 layerSettings.tolerance = min(settings.tolerance, 2.5e-4)
+                if let d = settings.deadline {
+                    layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
                 let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
                 workspaces[w] = ws
                 statistics.iterations += sol.iterations

@@ -1,0 +1,74 @@
+import Foundation
+import Reachability
+import Splitting
+
+/// The daemon's settings: the system description plus [monitor] and [zmq].
+public struct MonitorConfiguration: Sendable {
+    public var system: SystemDescription
+    public var deadlineMilliseconds: Double
+    public var heartbeatMilliseconds: Double
+    public var warmStart: Bool
+    public var falsificationSamples: Int
+    public var maximumPayloadBytes: Int
+    public var sensorEndpoint: String
+    public var sensorBind: Bool
+    public var sensorTopic: String
+    public var alertEndpoint: String
+    public var sendHighWaterMark: Int32
+    /// Intermediate bounds for the daemon's tubes ([monitor] intermediates, default crown).
+    public var intermediates: IntermediateMethod
+
+    public static func load(path: String) throws -> MonitorConfiguration {
+        try MonitorConfiguration(system: SystemDescription.load(path: path))
+    }
+
+    public init(system: SystemDescription) throws {
+        self.system = system
+        let file = system.file
+        func fail(_ key: String, _ m: String) -> SystemError { SystemError("\(file): \(key): \(m)") }
+        func table(_ name: String) throws -> [String: TOMLValue] {
+            guard let v = system.document[name] else { return [:] }
+            guard let t = v.table else { throw fail("[\(name)]", "must be a table") }
+            return t
+        }
+        func number(_ t: [String: TOMLValue], _ section: String, _ key: String, _ value: Double, _ range: ClosedRange<Double>) throws -> Double {
+            guard let v = t[key] else { return value }
+            guard let n = v.number, range.contains(n) else {
+                throw fail("[\(section)] \(key)", "must be a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return n
+        }
+        func flag(_ t: [String: TOMLValue], _ section: String, _ key: String, _ value: Bool) throws -> Bool {
+            guard let v = t[key] else { return value }
+            guard let b = v.boolean else { throw fail("[\(section)] \(key)", "must be true or false") }
+            return b
+        }
+        func endpoint(_ t: [String: TOMLValue], _ key: String, _ value: String) throws -> String {
+            guard let v = t[key] else { return value }
+            guard let s = v.string, s.hasPrefix("tcp://") || s.hasPrefix("ipc://") else {
+                throw fail("[zmq] \(key)", "must be a tcp:// or ipc:// endpoint")
+            }
+            return s
+        }
+        let monitor = try table("monitor")
+        deadlineMilliseconds = try number(monitor, "monitor", "deadline_ms", 10, 0.1...60_000)
+        heartbeatMilliseconds = try number(monitor, "monitor", "heartbeat_ms", 500, 10...60_000)
+        warmStart = try flag(monitor, "monitor", "warm_start", true)
+        falsificationSamples = Int(try number(monitor, "monitor", "falsification_samples", 32, 0...100_000))
+        maximumPayloadBytes = Int(try number(monitor, "monitor", "max_payload_bytes", 65_536, 64...16_777_216))
+        let interText = monitor["intermediates"]?.string ?? "crown"
+        guard let im = IntermediateMethod(rawValue: interText) else {
+            throw fail("[monitor] intermediates", "must be \"crown\", \"lp\" or \"ibp\"")
+        }
+        intermediates = im
+        let zmq = try table("zmq")
+        sensorEndpoint = try endpoint(zmq, "sensor_endpoint", "tcp://127.0.0.1:5556")
+        sensorBind = try flag(zmq, "zmq", "sensor_bind", false)
+        guard (zmq["sensor_topic"] ?? .string("state")).string != nil else { throw fail("[zmq] sensor_topic", "must be a string") }
+        sensorTopic = zmq["sensor_topic"]?.string ?? "state"
+        alertEndpoint = try endpoint(zmq, "alert_endpoint", "tcp://127.0.0.1:5557")
+        sendHighWaterMark = Int32(try number(zmq, "zmq", "send_high_water_mark", 1000, 1...1_000_000))
+        if sensorEndpoint == alertEndpoint { throw fail("[zmq] alert_endpoint", "must differ from sensor_endpoint") }
+        guard system.sensorRadius != nil else { throw fail("[sensor] radius", "missing; the monitor needs a default radius") }
+    }
+}

@@ -1,0 +1,120 @@
+import Dispatch
+import Foundation
+import Logging
+import Monitor
+import Reachability
+import Transport
+
+/// A stop request from a signal handler, read by the processing loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// The processing loop: one thread owns both sockets and the monitor core.
+/// Newest state wins: everything queued is drained, malformed messages get
+/// `invalid` verdicts, and of the valid ones only the newest is solved (the
+/// others are counted as skipped). Nothing queues without bound.
+final class Daemon {
+    let configuration: MonitorConfiguration
+    let core: MonitorCore
+    let context: ZMQContext
+    let logger: Logger
+    var onHeartbeat: (([String: Any]) -> Void)?
+
+    init(configuration: MonitorConfiguration, context: ZMQContext, logger: Logger) throws {
+        self.configuration = configuration
+        self.context = context
+        self.logger = logger
+        core = try MonitorCore(configuration: configuration)
+    }
+
+    func publish(_ socket: ZMQSocket, _ topic: String, _ object: [String: Any]) {
+        let ok = (try? socket.send([Data(topic.utf8), MonitorCore.json(object)], blocking: false)) ?? false
+        if !ok { core.noteDropped() }
+    }
+
+    func run(stop: StopFlag) throws {
+        let c = configuration
+        let sensor = try ZMQSocket(context: context, kind: .subscriber)
+        try sensor.setMaximumMessageSize(Int64(max(4 * c.maximumPayloadBytes, 1 << 20)))
+        try sensor.setReceiveHighWaterMark(100_000)
+        try sensor.subscribe(c.sensorTopic)
+        if c.sensorBind { _ = try sensor.bind(c.sensorEndpoint) } else { try sensor.connect(c.sensorEndpoint) }
+        let alerts = try ZMQSocket(context: context, kind: .publisher)
+        try alerts.setSendHighWaterMark(Int(c.sendHighWaterMark))
+        _ = try alerts.bind(c.alertEndpoint)
+        for endpoint in [c.sensorEndpoint, c.alertEndpoint] where !(endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost")) {
+            logger.warning("endpoint \(endpoint) is not loopback or ipc:// and runs in the clear")
+        }
+        let verdict = try core.selfCheck()
+        logger.info("self-check passed (verdict at the origin: \(verdict.rawValue)); sensor \(c.sensorEndpoint) (\(c.sensorBind ? "bind" : "connect")), publishing on \(c.alertEndpoint)")
+        SystemdNotifier.ready()
+        SystemdNotifier.status("ready; waiting for states on \(c.sensorEndpoint)")
+
+        let heartbeatNanos = UInt64(c.heartbeatMilliseconds * 1e6)
+        var nextHeartbeat = DispatchTime.now().uptimeNanoseconds + heartbeatNanos
+        let watchdogNanos = SystemdNotifier.watchdogInterval.map { UInt64($0 * 1e9 / 2) }
+        let hangSeq = ProcessInfo.processInfo.environment["REACHGUARD_TEST_HANG_SEQ"].flatMap(UInt64.init)
+        var lastProcessed = core.counters.processed
+        var lastBeat = DispatchTime.now().uptimeNanoseconds
+
+        while !stop.isSet {
+            let now = DispatchTime.now().uptimeNanoseconds
+            var wait = nextHeartbeat > now ? nextHeartbeat - now : 0
+            if let w = watchdogNanos { wait = min(wait, w) }
+            let frames: [Data]?
+            do { frames = try sensor.receive(timeoutMilliseconds: Int(wait / 1_000_000)) } catch let e as ZMQError where e.isTerminated { break }
+            if let frames {
+                var batch = [frames]
+                do { batch += try sensor.receiveAvailable(limit: 100_000) } catch let e as ZMQError where e.isTerminated { break }
+                core.noteReceived(batch.count)
+                var newest: SensorMessage? = nil
+                for f in batch {
+                    switch core.decoder.decode(f) {
+                    case .failure(let e):
+                        let v = core.invalidVerdict(e)
+                        logger.warning("invalid sensor message\(e.seq.map { " seq \($0)" } ?? ""): \(e.description)")
+                        publish(alerts, "verdict", v)
+                        publish(alerts, "alert", v)
+                    case .success(let m):
+                        if newest != nil { core.noteSkipped() }
+                        newest = m
+                    }
+                }
+                if let m = newest {
+                    if let h = hangSeq, m.seq == h {
+                        logger.error("test hook: hanging on seq \(h)")
+                        while true { sleep(3600) }
+                    }
+                    let v = core.process(m)
+                    publish(alerts, "verdict", v)
+                    if (v["verdict"] as? String) != Verdict.safe.rawValue { publish(alerts, "alert", v) }
+                }
+            }
+            // The watchdog is fed from this loop, so a hung solve stops the pings.
+            SystemdNotifier.watchdog()
+            let t = DispatchTime.now().uptimeNanoseconds
+            if t >= nextHeartbeat {
+                let hb = core.heartbeat()
+                publish(alerts, "heartbeat", hb)
+                onHeartbeat?(hb)
+                let rate = Double(core.counters.processed - lastProcessed) / max(1e-9, Double(t - lastBeat) / 1e9)
+                lastProcessed = core.counters.processed
+                lastBeat = t
+                SystemdNotifier.status(String(format: "%.1f states/s; received %d, processed %d, skipped %d, invalid %d, deadline misses %d",
+                                              rate, core.counters.received, core.counters.processed, core.counters.skipped,
+                                              core.counters.invalid, core.counters.deadlineMisses))
+                while nextHeartbeat <= t { nextHeartbeat += heartbeatNanos }
+            }
+        }
+        SystemdNotifier.stopping()
+        // Flush: a last heartbeat with the final counters.
+        publish(alerts, "heartbeat", core.heartbeat())
+        logger.info("stopping: received \(core.counters.received), processed \(core.counters.processed), skipped \(core.counters.skipped), invalid \(core.counters.invalid)")
+        sensor.close()
+        alerts.close()
+    }
+}
