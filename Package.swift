@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Monitor", dependencies: ["Reachability", "Splitting", "Bounds"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
         .executableTarget(name: "reachguard", dependencies: [
-            "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification", "Reachability",
+            "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification", "Reachability", "Monitor", "Transport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "ReachabilityTests", dependencies: ["Reachability", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
     ],
     swiftLanguageModes: [.v6]

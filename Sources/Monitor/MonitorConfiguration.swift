@@ -15,6 +15,8 @@ public struct MonitorConfiguration: Sendable {
     public var sensorTopic: String
     public var alertEndpoint: String
     public var sendHighWaterMark: Int32
+    /// Re-dial the sensor endpoint after this long without a message (0: never).
+    public var sensorReconnectMilliseconds: Double
     /// Intermediate bounds for the daemon's tubes ([monitor] intermediates, default crown).
     public var intermediates: IntermediateMethod
 
@@ -68,6 +70,7 @@ public struct MonitorConfiguration: Sendable {
         sensorTopic = zmq["sensor_topic"]?.string ?? "state"
         alertEndpoint = try endpoint(zmq, "alert_endpoint", "tcp://127.0.0.1:5557")
         sendHighWaterMark = Int32(try number(zmq, "zmq", "send_high_water_mark", 1000, 1...1_000_000))
+        sensorReconnectMilliseconds = try number(zmq, "zmq", "sensor_reconnect_ms", 5000, 0...3_600_000)
         if sensorEndpoint == alertEndpoint { throw fail("[zmq] alert_endpoint", "must differ from sensor_endpoint") }
         guard system.sensorRadius != nil else { throw fail("[sensor] radius", "missing; the monitor needs a default radius") }
     }

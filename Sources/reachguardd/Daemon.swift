@@ -39,7 +39,10 @@ final class Daemon {
     func run(stop: StopFlag) throws {
         let c = configuration
         let sensor = try ZMQSocket(context: context, kind: .subscriber)
-        try sensor.setMaximumMessageSize(Int64(max(4 * c.maximumPayloadBytes, 1 << 20)))
+        // Frames past the application cap get an `invalid` verdict; libzmq's own cap
+        // only stops memory abuse, and it cuts a connecting subscriber off for good
+        // (libzmq 4.3.4), which the reconnect below repairs.
+        try sensor.setMaximumMessageSize(Int64(max(16 * c.maximumPayloadBytes, 16 << 20)))
         try sensor.setReceiveHighWaterMark(100_000)
         try sensor.subscribe(c.sensorTopic)
         if c.sensorBind { _ = try sensor.bind(c.sensorEndpoint) } else { try sensor.connect(c.sensorEndpoint) }
@@ -60,6 +63,8 @@ final class Daemon {
         let hangSeq = ProcessInfo.processInfo.environment["REACHGUARD_TEST_HANG_SEQ"].flatMap(UInt64.init)
         var lastProcessed = core.counters.processed
         var lastBeat = DispatchTime.now().uptimeNanoseconds
+        var lastReceive = DispatchTime.now().uptimeNanoseconds
+        let reconnectNanos = UInt64(c.sensorReconnectMilliseconds * 1e6)
 
         while !stop.isSet {
             let now = DispatchTime.now().uptimeNanoseconds
@@ -67,7 +72,17 @@ final class Daemon {
             if let w = watchdogNanos { wait = min(wait, w) }
             let frames: [Data]?
             do { frames = try sensor.receive(timeoutMilliseconds: Int(wait / 1_000_000)) } catch let e as ZMQError where e.isTerminated { break }
+            if frames == nil, !c.sensorBind, reconnectNanos > 0,
+               DispatchTime.now().uptimeNanoseconds - lastReceive > reconnectNanos {
+                // A silent sensor link is re-dialled: cheap, and it recovers a
+                // connection libzmq dropped after an oversized frame.
+                try? sensor.disconnect(c.sensorEndpoint)
+                try sensor.connect(c.sensorEndpoint)
+                lastReceive = DispatchTime.now().uptimeNanoseconds
+                logger.info("no sensor message for \(Int(c.sensorReconnectMilliseconds)) ms; reconnected to \(c.sensorEndpoint)")
+            }
             if let frames {
+                lastReceive = DispatchTime.now().uptimeNanoseconds
                 var batch = [frames]
                 do { batch += try sensor.receiveAvailable(limit: 100_000) } catch let e as ZMQError where e.isTerminated { break }
                 core.noteReceived(batch.count)
