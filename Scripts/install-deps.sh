@@ -2,7 +2,8 @@
 # Installs the Debian 12 system packages ReachGuard builds against. Idempotent:
 # it does nothing when they are already there.
 set -euo pipefail
-packages=(libopenblas-dev libzmq3-dev libsystemd-dev pkg-config)
+# systemd: systemd-analyze, used by a test of the unit file.
+packages=(libopenblas-dev libzmq3-dev libsystemd-dev pkg-config systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

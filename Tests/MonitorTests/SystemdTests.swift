@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+
+/// The notify protocol without systemd as PID 1: the test owns the datagram
+/// socket named by NOTIFY_SOCKET and reads what the daemon sends.
+final class NotifyListener {
+    let path: String
+    let fd: Int32
+
+    init(directory: URL) throws {
+        path = directory.appendingPathComponent("notify.sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes.prefix(raw.count - 1)) }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, rc == 0 else { throw NSError(domain: "notify", code: Int(errno)) }
+    }
+
+    /// Datagrams received within `seconds`.
+    func read(seconds: Double) -> [String] {
+        var out: [String] = []
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 50) == 1 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { out.append(String(decoding: buffer.prefix(n), as: UTF8.self)) }
+        }
+        return out
+    }
+
+    deinit { close(fd) }
+}
+
+final class SystemdTests: XCTestCase {
+    func testReadyWatchdogAndStatusAndAHungSolverStopsThePings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-notify-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let listener = try NotifyListener(directory: dir)
+        let d = try DaemonHarness(heartbeatMs: 100, environment: [
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000", "REACHGUARD_TEST_HANG_SEQ": "5",
+        ], name: "notify")
+        defer { _ = d.stop() }
+        let first = listener.read(seconds: 3)
+        XCTAssertTrue(first.contains("READY=1"), "\(first)")
+        XCTAssertGreaterThanOrEqual(first.filter { $0 == "WATCHDOG=1" }.count, 4, "pings at half the 0.4 s interval")
+        XCTAssertTrue(first.contains { $0.hasPrefix("STATUS=") }, "\(first)")
+        if let ready = first.firstIndex(of: "READY=1"), let ping = first.firstIndex(of: "WATCHDOG=1") {
+            XCTAssertLessThan(ready, ping, "READY=1 comes after the self-check, before the loop")
+        }
+        try d.handshake()
+        try d.send(seq: 5, x: [0.1, 0])                // the test hook hangs the solver here
+        Thread.sleep(forTimeInterval: 0.5)
+        _ = listener.read(seconds: 0.1)
+        let after = listener.read(seconds: 1.5)
+        XCTAssertFalse(after.contains("WATCHDOG=1"), "a hung solver must stop the pings: \(after)")
+        kill(d.process.processIdentifier, SIGKILL)   // what systemd's watchdog would do
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    /// `systemd-analyze verify` prints nothing for the unit (its ExecStart pointed at the built binary).
+    func testUnitFileVerifiesWithoutWarnings() throws {
+        let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let analyze else { throw XCTSkip("systemd-analyze is not installed (Debian package systemd)") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-unit-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unit = try String(contentsOf: repositoryRoot.appendingPathComponent("Systemd/reachguardd.service"), encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/reachguardd", with: Bundle.main.bundleURL.appendingPathComponent("reachguardd").path)
+        let path = dir.appendingPathComponent("reachguardd.service").path
+        try unit.write(toFile: path, atomically: true, encoding: .utf8)
+        for required in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes", "ProtectSystem=strict",
+                         "ProtectHome=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "RestrictAddressFamilies=",
+                         "MemoryDenyWriteExecute=yes", "LockPersonality=yes", "SystemCallFilter=@system-service",
+                         "RuntimeDirectory=", "Environment=OPENBLAS_NUM_THREADS=1", "Environment=SWIFT_BACKTRACE=enable=no",
+                         "TimeoutAbortSec=", "/etc/reachguard/"] {
+            XCTAssertTrue(unit.contains(required), "the unit lacks \(required)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: analyze)
+        p.arguments = ["verify", path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            + String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "", "systemd-analyze printed: \(text)")
+    }
+}
