@@ -58,8 +58,10 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "LinearAlgebra"],
                     exclude: []),
-        .testTarget(name: "BoundsTests", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
-        .testTarget(name: "SplittingTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        // The HiGHS/MILP fixture loader, shared by the solver-side tests.
+        .target(name: "OracleFixtures", dependencies: ["Bounds", "Network", "LinearAlgebra"], path: "Tests/OracleFixtures"),
+        .testTarget(name: "BoundsTests", dependencies: ["Bounds", "Network", "LinearAlgebra", "OracleFixtures"]),
+        .testTarget(name: "SplittingTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra", "OracleFixtures"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "ReachabilityTests", dependencies: ["Reachability", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),

@@ -1,4 +1,5 @@
 import XCTest
+import OracleFixtures
 import LinearAlgebra
 import Network
 @testable import Bounds

@@ -1,4 +1,5 @@
 import XCTest
+import OracleFixtures
 import Bounds
 import LinearAlgebra
 import Network
