@@ -50,6 +50,14 @@ final class DaemonHarness {
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Connect once the daemon has bound both endpoints (connecting earlier
+        // relies on libzmq's reconnect timer, which made this harness flaky).
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && process.isRunning
+                && !(FileManager.default.fileExists(atPath: directory.path + "/sensor")
+                     && FileManager.default.fileExists(atPath: directory.path + "/alerts")) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         context = try ZMQContext()
         sensor = try ZMQSocket(context: context, kind: .publisher)
         alerts = try ZMQSocket(context: context, kind: .subscriber)
@@ -94,7 +102,10 @@ final class DaemonHarness {
     func verdicts(topic: String = "verdict") -> [[String: Any]] { messages.filter { $0.topic == topic }.map(\.body) }
 
     func stderrText() -> String {
-        if process.isRunning { return "(running)" }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         return String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 
@@ -118,6 +129,8 @@ final class DaemonTests: XCTestCase {
         try d.handshake()
         // Safe: the reference set (exact margin 0.75 to x0 >= 3.5).
         try d.send(seq: 1, x: [2.75, 0], radius: [0.25, 0.25])
+        // One at a time: sent together, the newer would win and seq 1 be skipped.
+        try d.collect(seconds: 20) { m in m.contains { $0.topic == "verdict" && ($0.body["seq"] as? Int) == 1 } }
         // Unsafe: the sensed state is already past x0 = 3.5.
         try d.send(seq: 2, x: [3.7, 0.5], radius: [0.05, 0.05])
         try d.collect(seconds: 20) { m in m.contains { $0.topic == "alert" && ($0.body["seq"] as? Int) == 2 } }
