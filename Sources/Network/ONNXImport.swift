@@ -20,19 +20,33 @@ public struct ImportedModel: Sendable {
     public var producer: String
 }
 
+/// Largest model file read (bytes).
+public let maximumModelBytes = 512 * 1024 * 1024
+
 /// Largest dense matrix an operator may expand to at import (doubles).
 let maximumDenseEntries = 64 * 1024 * 1024
 
 public enum ONNXImporter {
     public static func load(path: String) throws -> ImportedModel {
-        let name = (path as NSString).lastPathComponent
+        // Only regular files of bounded size: a path to /dev/zero or a FIFO must
+        // not make us read forever.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw ONNXImportError(path, "cannot read the file (no such file or no permission)")
+        }
+        guard (attributes[.type] as? FileAttributeType) == .typeRegular else {
+            throw ONNXImportError(path, "not a regular file")
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maximumModelBytes else {
+            throw ONNXImportError(path, "the file has \(size) bytes; models over \(maximumModelBytes) bytes are refused")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw ONNXImportError(path, "cannot read the file (\(error.localizedDescription))")
         }
-        return try load(data: data, file: name == path ? path : path)
+        return try load(data: data, file: path)
     }
 
     public static func load(data: Data, file: String) throws -> ImportedModel {

@@ -52,14 +52,24 @@ public struct SystemDescription: Sendable {
     public var document: [String: TOMLValue]
 
     public static func load(path: String) throws -> SystemDescription {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SystemError("\(path): cannot read the file")
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              (attributes[.type] as? FileAttributeType) == .typeRegular else {
+            throw SystemError("\(path): cannot read the file (missing, or not a regular file)")
+        }
+        guard ((attributes[.size] as? NSNumber)?.intValue ?? 0) <= TOMLParser.maximumSize,
+              let data = FileManager.default.contents(atPath: path) else {
+            throw SystemError("\(path): cannot read the file, or it is larger than \(TOMLParser.maximumSize) bytes")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw SystemError("\(path): not UTF-8 text") }
-        let doc: [String: TOMLValue]
-        do { doc = try TOMLParser.parse(text, file: path) } catch { throw SystemError("\(error)") }
         let dir = (path as NSString).deletingLastPathComponent
-        return try SystemDescription(document: doc, file: path, directory: dir.isEmpty ? "." : dir)
+        return try parse(text: text, file: path, directory: dir.isEmpty ? "." : dir)
+    }
+
+    /// From TOML text; model paths are resolved against `directory`.
+    public static func parse(text: String, file: String, directory: String) throws -> SystemDescription {
+        let doc: [String: TOMLValue]
+        do { doc = try TOMLParser.parse(text, file: file) } catch { throw SystemError("\(error)") }
+        return try SystemDescription(document: doc, file: file, directory: directory)
     }
 
     init(document doc: [String: TOMLValue], file: String, directory: String) throws {

@@ -64,6 +64,7 @@ final class Daemon {
         var lastProcessed = core.counters.processed
         var lastBeat = DispatchTime.now().uptimeNanoseconds
         var lastReceive = DispatchTime.now().uptimeNanoseconds
+        var lastPing: UInt64 = 0
         let reconnectNanos = UInt64(c.sensorReconnectMilliseconds * 1e6)
 
         while !stop.isSet {
@@ -109,9 +110,14 @@ final class Daemon {
                     if (v["verdict"] as? String) != Verdict.safe.rawValue { publish(alerts, "alert", v) }
                 }
             }
-            // The watchdog is fed from this loop, so a hung solve stops the pings.
-            SystemdNotifier.watchdog()
+            // The watchdog is fed from this loop, so a hung solve stops the pings;
+            // at half the interval, not per message (sd_notify can block when
+            // the manager is slow to read).
             let t = DispatchTime.now().uptimeNanoseconds
+            if let w = watchdogNanos, t - lastPing >= w {
+                SystemdNotifier.watchdog()
+                lastPing = t
+            }
             if t >= nextHeartbeat {
                 let hb = core.heartbeat()
                 publish(alerts, "heartbeat", hb)

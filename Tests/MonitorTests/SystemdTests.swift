@@ -3,7 +3,7 @@ import XCTest
 
 /// The notify protocol without systemd as PID 1: the test owns the datagram
 /// socket named by NOTIFY_SOCKET and reads what the daemon sends.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let path: String
     let fd: Int32
 
@@ -34,6 +34,34 @@ final class NotifyListener {
         return out
     }
 
+    /// Reads continuously on a thread, so the daemon's sd_notify never blocks on a full queue.
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var running = true
+
+    func startDraining() {
+        let t = Thread { [self] in
+            while true {
+                lock.lock(); let go = running; lock.unlock()
+                if !go { break }
+                let got = read(seconds: 0.05)
+                lock.lock(); received += got; lock.unlock()
+            }
+        }
+        t.start()
+    }
+
+    /// Datagrams drained since the last call, waiting `seconds` first.
+    func take(after seconds: Double) -> [String] {
+        Thread.sleep(forTimeInterval: seconds)
+        lock.lock(); defer { lock.unlock() }
+        let out = received
+        received.removeAll()
+        return out
+    }
+
+    func stop() { lock.lock(); running = false; lock.unlock() }
+
     deinit { close(fd) }
 }
 
@@ -46,7 +74,9 @@ final class SystemdTests: XCTestCase {
             "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000", "REACHGUARD_TEST_HANG_SEQ": "5",
         ], name: "notify")
         defer { _ = d.stop() }
-        let first = listener.read(seconds: 3)
+        listener.startDraining()
+        defer { listener.stop() }
+        let first = listener.take(after: 3)
         XCTAssertTrue(first.contains("READY=1"), "\(first)")
         XCTAssertGreaterThanOrEqual(first.filter { $0 == "WATCHDOG=1" }.count, 4, "pings at half the 0.4 s interval")
         XCTAssertTrue(first.contains { $0.hasPrefix("STATUS=") }, "\(first)")
@@ -55,9 +85,8 @@ final class SystemdTests: XCTestCase {
         }
         try d.handshake()
         try d.send(seq: 5, x: [0.1, 0])                // the test hook hangs the solver here
-        Thread.sleep(forTimeInterval: 0.5)
-        _ = listener.read(seconds: 0.1)
-        let after = listener.read(seconds: 1.5)
+        _ = listener.take(after: 0.6)
+        let after = listener.take(after: 1.5)
         XCTAssertFalse(after.contains("WATCHDOG=1"), "a hung solver must stop the pings: \(after)")
         kill(d.process.processIdentifier, SIGKILL)   // what systemd's watchdog would do
         try? FileManager.default.removeItem(at: dir)
