@@ -48,6 +48,9 @@ public final class MonitorCore {
         return tube.verdict
     }
 
+    /// Carries the counters over when a reloaded configuration replaces this core.
+    public func adoptCounters(from other: MonitorCore) { counters = other.counters }
+
     public func noteReceived(_ count: Int = 1) { counters.received += count }
     public func noteSkipped(_ count: Int = 1) { counters.skipped += count }
     public func noteDropped(_ count: Int = 1) { counters.dropped += count }

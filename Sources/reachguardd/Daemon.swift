@@ -11,6 +11,8 @@ final class StopFlag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() { lock.lock(); value = true; lock.unlock() }
+    /// Test-and-clear, for one-shot requests such as a reload.
+    func take() -> Bool { lock.lock(); defer { lock.unlock() }; let v = value; value = false; return v }
 }
 
 /// The processing loop: one thread owns both sockets and the monitor core.
@@ -18,14 +20,16 @@ final class StopFlag: @unchecked Sendable {
 /// `invalid` verdicts, and of the valid ones only the newest is solved (the
 /// others are counted as skipped). Nothing queues without bound.
 final class Daemon {
-    let configuration: MonitorConfiguration
-    let core: MonitorCore
+    var configuration: MonitorConfiguration
+    var core: MonitorCore
+    let configurationPath: String
     let context: ZMQContext
     let logger: Logger
     var onHeartbeat: (([String: Any]) -> Void)?
 
-    init(configuration: MonitorConfiguration, context: ZMQContext, logger: Logger) throws {
+    init(configuration: MonitorConfiguration, path: String, context: ZMQContext, logger: Logger) throws {
         self.configuration = configuration
+        configurationPath = path
         self.context = context
         self.logger = logger
         core = try MonitorCore(configuration: configuration)
@@ -36,7 +40,29 @@ final class Daemon {
         if !ok { core.noteDropped() }
     }
 
-    func run(stop: StopFlag) throws {
+    /// SIGHUP: load the configuration and the models again and swap them in
+    /// after a self-check; anything wrong keeps the running one.
+    func reload() {
+        do {
+            let next = try MonitorConfiguration.load(path: configurationPath)
+            let c = configuration
+            guard next.sensorEndpoint == c.sensorEndpoint, next.sensorBind == c.sensorBind,
+                  next.sensorTopic == c.sensorTopic, next.alertEndpoint == c.alertEndpoint else {
+                logger.error("reload refused: [zmq] endpoints or topic changed, which needs a restart; keeping the running configuration")
+                return
+            }
+            let fresh = try MonitorCore(configuration: next)
+            _ = try fresh.selfCheck()
+            fresh.adoptCounters(from: core)
+            core = fresh
+            configuration = next
+            logger.info("reloaded \(configurationPath)")
+        } catch {
+            logger.error("reload refused: \(error); keeping the running configuration")
+        }
+    }
+
+    func run(stop: StopFlag, reload reloadRequest: StopFlag = StopFlag()) throws {
         let c = configuration
         let sensor = try ZMQSocket(context: context, kind: .subscriber)
         // Frames past the application cap get an `invalid` verdict; libzmq's own cap
@@ -68,6 +94,7 @@ final class Daemon {
         let reconnectNanos = UInt64(c.sensorReconnectMilliseconds * 1e6)
 
         while !stop.isSet {
+            if reloadRequest.take() { reload() }
             let now = DispatchTime.now().uptimeNanoseconds
             var wait = nextHeartbeat > now ? nextHeartbeat - now : 0
             if let w = watchdogNanos { wait = min(wait, w) }

@@ -18,6 +18,9 @@ struct ReachGuardD: ParsableCommand {
         publishes `verdict` for every processed state, `alert` when it is not `safe`, and
         `heartbeat` every heartbeat_ms. Runs under systemd (Type=notify, watchdog).
 
+        SIGHUP reloads the configuration and the models; a bad new configuration is refused with
+        a log line naming the key, and the running one goes on.
+
         Exit codes: 0 after a clean stop (SIGTERM, SIGINT) or a passing --check; 1 when the
         configuration or the models are invalid or a socket cannot be opened; 64 usage error.
 
@@ -67,9 +70,12 @@ struct ReachGuardD: ParsableCommand {
             throw ExitCode(1)
         }
         let stop = StopFlag()
-        // Signals: set the flag and shut the context down so no call blocks.
+        let reload = StopFlag()
+        // Signals arrive on a dispatch queue and only set flags the loop reads
+        // (it never blocks longer than a heartbeat or half the watchdog interval).
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         let queue = DispatchQueue(label: "signals")
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {
@@ -78,14 +84,18 @@ struct ReachGuardD: ParsableCommand {
             s.resume()
             sources.append(s)
         }
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hup.setEventHandler { reload.set() }
+        hup.resume()
+        sources.append(hup)
         let daemon: Daemon
-        do { daemon = try Daemon(configuration: configuration, context: context, logger: logger) } catch {
+        do { daemon = try Daemon(configuration: configuration, path: path, context: context, logger: logger) } catch {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
         if demo { DemoDriver.start(configuration: configuration, context: context, daemon: daemon, rate: demoRate, seconds: demoSeconds, stop: stop) }
         do {
-            try daemon.run(stop: stop)
+            try daemon.run(stop: stop, reload: reload)
         } catch {
             logger.critical("\(error)")
             context.shutdown()

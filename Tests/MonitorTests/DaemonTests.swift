@@ -11,20 +11,25 @@ final class DaemonHarness {
     let directory: URL
     let process = Process()
     let context: ZMQContext
-    let sensor: ZMQSocket
+    var sensor: ZMQSocket
     let alerts: ZMQSocket
     var stderrPipe = Pipe()
     var messages: [(topic: String, body: [String: Any])] = []
     var nextProbe: UInt64 = 1_000_000
 
-    init(deadlineMs: Double = 50, heartbeatMs: Double = 100, environment: [String: String] = [:], name: String) throws {
+    let configPath: String
+    let sensorBind: Bool
+
+    init(deadlineMs: Double = 50, heartbeatMs: Double = 100, environment: [String: String] = [:], name: String,
+         sensorBind: Bool = true, controller: String? = nil) throws {
+        self.sensorBind = sensorBind
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let source = try String(contentsOf: repositoryRoot.appendingPathComponent("Config/double_integrator/system.toml"), encoding: .utf8)
         let system = source.components(separatedBy: "# --- reachguardd")[0]
             .replacingOccurrences(of: "model = \"controller.onnx\"",
-                                  with: "model = \"\(repositoryRoot.path)/Config/double_integrator/controller.onnx\"")
+                                  with: "model = \"\(controller ?? repositoryRoot.path + "/Config/double_integrator/controller.onnx")\"")
         let config = system + """
 
         [monitor]
@@ -36,11 +41,13 @@ final class DaemonHarness {
 
         [zmq]
         sensor_endpoint = "ipc://\(directory.path)/sensor"
-        sensor_bind = true
+        sensor_bind = \(sensorBind)
+        sensor_reconnect_ms = 500
         sensor_topic = "state"
         alert_endpoint = "ipc://\(directory.path)/alerts"
         """
         let path = directory.appendingPathComponent("reachguardd.toml").path
+        configPath = path
         try config.write(toFile: path, atomically: true, encoding: .utf8)
         process.executableURL = Bundle.main.bundleURL.appendingPathComponent("reachguardd")
         process.arguments = ["--config", path]
@@ -54,7 +61,7 @@ final class DaemonHarness {
         // relies on libzmq's reconnect timer, which made this harness flaky).
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline && process.isRunning
-                && !(FileManager.default.fileExists(atPath: directory.path + "/sensor")
+                && !((!sensorBind || FileManager.default.fileExists(atPath: directory.path + "/sensor"))
                      && FileManager.default.fileExists(atPath: directory.path + "/alerts")) {
             Thread.sleep(forTimeInterval: 0.02)
         }
@@ -64,7 +71,7 @@ final class DaemonHarness {
         try alerts.subscribe("")
         try alerts.connect("ipc://\(directory.path)/alerts")
         try sensor.setSendHighWaterMark(100_000)
-        try sensor.connect("ipc://\(directory.path)/sensor")
+        if sensorBind { try sensor.connect("ipc://\(directory.path)/sensor") } else { try sensor.bind("ipc://\(directory.path)/sensor") }
     }
 
     func send(_ frames: [Data]) throws { _ = try sensor.send(frames, blocking: true) }

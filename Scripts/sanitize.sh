@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the whole test suite under AddressSanitizer and ThreadSanitizer, each in
+# its own build folder.   bash Scripts/sanitize.sh [address|thread ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Scripts/install-deps.sh
+export SWIFT_BACKTRACE=enable=no
+kinds=("$@")
+[ ${#kinds[@]} -eq 0 ] && kinds=(address thread)
+for k in "${kinds[@]}"; do
+  echo "== swift test --sanitize=$k" >&2
+  swift test --sanitize="$k" --scratch-path ".build-$k"
+done
