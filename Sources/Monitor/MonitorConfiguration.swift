@@ -15,6 +15,9 @@ public struct MonitorConfiguration: Sendable {
     public var sensorTopic: String
     public var alertEndpoint: String
     public var sendHighWaterMark: Int32
+    /// [zmq.curve]: this daemon's secret key file and the authorized public keys file.
+    public var curveSecretKeyFile: String?
+    public var curveAuthorizedKeysFile: String?
     /// Re-dial the sensor endpoint after this long without a message (0: never).
     public var sensorReconnectMilliseconds: Double
     /// Intermediate bounds for the daemon's tubes ([monitor] intermediates, default crown).
@@ -71,6 +74,16 @@ public struct MonitorConfiguration: Sendable {
         alertEndpoint = try endpoint(zmq, "alert_endpoint", "tcp://127.0.0.1:5557")
         sendHighWaterMark = Int32(try number(zmq, "zmq", "send_high_water_mark", 1000, 1...1_000_000))
         sensorReconnectMilliseconds = try number(zmq, "zmq", "sensor_reconnect_ms", 5000, 0...3_600_000)
+        if let curve = zmq["curve"] {
+            guard let t = curve.table else { throw fail("[zmq.curve]", "must be a table") }
+            let dir = (file as NSString).deletingLastPathComponent
+            func path(_ key: String) throws -> String {
+                guard let p = t[key]?.string, !p.isEmpty else { throw fail("[zmq.curve] \(key)", "missing (a file path)") }
+                return p.hasPrefix("/") ? p : ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(p)
+            }
+            curveSecretKeyFile = try path("secret_key_file")
+            curveAuthorizedKeysFile = try path("authorized_keys_file")
+        }
         if sensorEndpoint == alertEndpoint { throw fail("[zmq] alert_endpoint", "must differ from sensor_endpoint") }
         guard system.sensorRadius != nil else { throw fail("[sensor] radius", "missing; the monitor needs a default radius") }
     }

@@ -23,7 +23,8 @@ public final class MonitorCore {
     var analysis: ReachAnalysis
     var latencies: [Double] = []
     let started = DispatchTime.now().uptimeNanoseconds
-    var lastState: [Double]?
+    /// Connections refused by authentication (CURVE), read at each heartbeat.
+    public var rejectedCount: () -> Int = { 0 }
 
     public init(configuration: MonitorConfiguration) throws {
         self.configuration = configuration
@@ -108,6 +109,7 @@ public final class MonitorCore {
         let hb: [String: Any] = [
             "received": counters.received, "processed": counters.processed, "skipped": counters.skipped,
             "invalid": counters.invalid, "deadline_misses": counters.deadlineMisses, "dropped": counters.dropped,
+            "rejected": rejectedCount(),
             "uptime_s": Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
             "latency_ms": ["p50": percentile(0.5), "p99": percentile(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
                            "count": sorted.count],

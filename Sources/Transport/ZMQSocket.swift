@@ -8,6 +8,8 @@ public final class ZMQSocket {
     public enum Kind: Sendable {
         case publisher
         case subscriber
+        /// REP, for the ZAP authentication handler.
+        case reply
     }
 
     public let kind: Kind
@@ -17,7 +19,12 @@ public final class ZMQSocket {
     private let message: UnsafeMutablePointer<zmq_msg_t>
 
     public init(context: ZMQContext, kind: Kind) throws {
-        let type = kind == .publisher ? ZMQ_PUB : ZMQ_SUB
+        let type: Int32
+        switch kind {
+        case .publisher: type = ZMQ_PUB
+        case .subscriber: type = ZMQ_SUB
+        case .reply: type = ZMQ_REP
+        }
         let handle = try context.withHandle("zmq_socket") { ctx in
             guard let socket = zmq_socket(ctx, type) else { throw ZMQError.last("zmq_socket") }
             return socket
@@ -222,6 +229,27 @@ public final class ZMQSocket {
     private func live(_ operation: String) throws -> UnsafeMutableRawPointer {
         guard let handle else { throw ZMQError(code: ENOTSOCK, operation: "\(operation) (socket closed)") }
         return handle
+    }
+
+    /// Makes this socket the CURVE server (whether it binds or connects); clients
+    /// must then present a key that the ZAP handler admits. Set before bind/connect.
+    public func setCurveServer(secretKey: String) throws {
+        try setOption(ZMQ_CURVE_SERVER, Int32(1), "curve server")
+        try setKey(ZMQ_CURVE_SECRETKEY, secretKey, "curve secret key")
+    }
+
+    /// Makes this socket a CURVE client of the server with `serverKey`.
+    public func setCurveClient(serverKey: String, publicKey: String, secretKey: String) throws {
+        try setKey(ZMQ_CURVE_SERVERKEY, serverKey, "curve server key")
+        try setKey(ZMQ_CURVE_PUBLICKEY, publicKey, "curve public key")
+        try setKey(ZMQ_CURVE_SECRETKEY, secretKey, "curve secret key")
+    }
+
+    private func setKey(_ option: Int32, _ z85: String, _ operation: String) throws {
+        let handle = try live(operation)
+        guard z85.utf8.count == 40 else { throw ZMQError(code: EINVAL, operation: operation + " (a key is 40 Z85 characters)") }
+        let rc = z85.withCString { zmq_setsockopt(handle, option, $0, 40) }
+        guard rc == 0 else { throw ZMQError.last(operation) }
     }
 
     private func setOption<T>(_ option: Int32, _ value: T, _ operation: String) throws {

@@ -47,13 +47,15 @@ final class Daemon {
             let next = try MonitorConfiguration.load(path: configurationPath)
             let c = configuration
             guard next.sensorEndpoint == c.sensorEndpoint, next.sensorBind == c.sensorBind,
-                  next.sensorTopic == c.sensorTopic, next.alertEndpoint == c.alertEndpoint else {
+                  next.sensorTopic == c.sensorTopic, next.alertEndpoint == c.alertEndpoint,
+                  next.curveSecretKeyFile == c.curveSecretKeyFile, next.curveAuthorizedKeysFile == c.curveAuthorizedKeysFile else {
                 logger.error("reload refused: [zmq] endpoints or topic changed, which needs a restart; keeping the running configuration")
                 return
             }
             let fresh = try MonitorCore(configuration: next)
             _ = try fresh.selfCheck()
             fresh.adoptCounters(from: core)
+            fresh.rejectedCount = core.rejectedCount
             core = fresh
             configuration = next
             logger.info("reloaded \(configurationPath)")
@@ -64,7 +66,27 @@ final class Daemon {
 
     func run(stop: StopFlag, reload reloadRequest: StopFlag = StopFlag()) throws {
         let c = configuration
+        // CURVE: this daemon is the server on both sockets; a ZAP handler admits
+        // only the authorized public keys, so nobody else reaches the solver.
+        var curveSecret: String? = nil
+        var zap: ZAPAuthenticator? = nil
+        if let secretFile = c.curveSecretKeyFile, let keysFile = c.curveAuthorizedKeysFile {
+            guard ZMQSocket.hasCurve else {
+                throw SystemError("\(c.system.file): [zmq.curve] asks for CURVE, but this libzmq was built without it (zmq_has(\"curve\") is false)")
+            }
+            do {
+                curveSecret = try ZMQCurve.readSecretKey(path: secretFile)
+                let keys = try ZMQCurve.readAuthorizedKeys(path: keysFile)
+                zap = try ZAPAuthenticator(context: context, authorizedKeys: keys)
+                logger.info("CURVE on: \(keys.count) authorized keys from \(keysFile)")
+            } catch {
+                throw SystemError("\(c.system.file): [zmq.curve]: \(error)")
+            }
+        }
+        defer { zap?.stop() }
+        core.rejectedCount = { zap?.rejected ?? 0 }
         let sensor = try ZMQSocket(context: context, kind: .subscriber)
+        if let curveSecret { try sensor.setCurveServer(secretKey: curveSecret) }
         // Frames past the application cap get an `invalid` verdict; libzmq's own cap
         // only stops memory abuse, and it cuts a connecting subscriber off for good
         // (libzmq 4.3.4), which the reconnect below repairs.
@@ -73,9 +95,11 @@ final class Daemon {
         try sensor.subscribe(c.sensorTopic)
         if c.sensorBind { _ = try sensor.bind(c.sensorEndpoint) } else { try sensor.connect(c.sensorEndpoint) }
         let alerts = try ZMQSocket(context: context, kind: .publisher)
+        if let curveSecret { try alerts.setCurveServer(secretKey: curveSecret) }
         try alerts.setSendHighWaterMark(Int(c.sendHighWaterMark))
         _ = try alerts.bind(c.alertEndpoint)
-        for endpoint in [c.sensorEndpoint, c.alertEndpoint] where !(endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost")) {
+        for endpoint in [c.sensorEndpoint, c.alertEndpoint] where curveSecret == nil
+            && !(endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost")) {
             logger.warning("endpoint \(endpoint) is not loopback or ipc:// and runs in the clear")
         }
         let verdict = try core.selfCheck()

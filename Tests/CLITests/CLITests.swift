@@ -74,3 +74,21 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--input"), r.stderr)
     }
 }
+
+final class KeygenCLITests: XCTestCase {
+    func testKeygenWritesASecretFileOnlyTheOwnerCanRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rg-keygen-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runCLI(["keygen", dir, "--name", "robot"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let pub = try String(contentsOfFile: dir + "/robot.pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let sec = try String(contentsOfFile: dir + "/robot.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(pub.count, 40)
+        XCTAssertEqual(sec.count, 40)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), pub)
+        let mode = (try FileManager.default.attributesOfItem(atPath: dir + "/robot.key")[.posixPermissions] as? NSNumber)?.intValue
+        XCTAssertEqual(mode, 0o600)
+        let again = try runCLI(["keygen", dir, "--name", "robot"])
+        XCTAssertEqual(again.status, 1, "never overwrites a secret key")
+    }
+}

@@ -21,7 +21,7 @@ final class DaemonHarness {
     let sensorBind: Bool
 
     init(deadlineMs: Double = 50, heartbeatMs: Double = 100, environment: [String: String] = [:], name: String,
-         sensorBind: Bool = true, controller: String? = nil) throws {
+         sensorBind: Bool = true, controller: String? = nil, extra: String = "") throws {
         self.sensorBind = sensorBind
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: directory)
@@ -45,6 +45,7 @@ final class DaemonHarness {
         sensor_reconnect_ms = 500
         sensor_topic = "state"
         alert_endpoint = "ipc://\(directory.path)/alerts"
+        \(extra)
         """
         let path = directory.appendingPathComponent("reachguardd.toml").path
         configPath = path
