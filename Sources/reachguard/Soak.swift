@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Monitor
+import Transport
+
+struct Soak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drive a running daemon for a long time and account for every message (a soak run, not a test).",
+        discussion: """
+        Publishes simulated states at --rate with a fraction of malformed messages, listens to
+        the daemon's verdicts and heartbeats, and prints at the end: messages sent, the seqs that
+        were neither answered nor counted as skipped (must be 0), the daemon's resident memory
+        and open file descriptors at the start and the end (--pid), and latency percentiles.
+
+        Example (Scripts/soak.sh runs it against a fresh daemon):
+          reachguard soak --config Config/double_integrator/system.toml --pid 1234 --seconds 600 --rate 100
+        """)
+
+    @Option(help: "The daemon's configuration file.") var config: String
+    @Option(help: "The daemon's process id, for memory and descriptor figures.") var pid: Int32?
+    @Option(help: "Seconds to run.") var seconds: Double = 600
+    @Option(help: "Messages per second.") var rate: Double = 100
+    @Option(help: "Fraction of malformed messages.") var malformed: Double = 0.01
+
+    func run() throws {
+        try Output.run {
+            let c = try MonitorConfiguration.load(path: config)
+            let context = try ZMQContext()
+            let pub = try ZMQSocket(context: context, kind: .publisher)
+            if c.sensorBind { try pub.connect(c.sensorEndpoint) } else { _ = try pub.bind(c.sensorEndpoint) }
+            let sub = try ZMQSocket(context: context, kind: .subscriber)
+            try sub.subscribe("verdict")
+            try sub.subscribe("heartbeat")
+            try sub.connect(c.alertEndpoint)
+            Thread.sleep(forTimeInterval: 1)
+            var sim = try SensorSimulator(system: c.system, topic: c.sensorTopic, seed: 11)
+            func proc(_ field: String) -> Int {
+                guard let pid, let t = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
+                for line in t.split(separator: "\n") where line.hasPrefix(field + ":") {
+                    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+                }
+                return -1
+            }
+            func fds() -> Int {
+                guard let pid else { return -1 }
+                return (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+            }
+            let rssStart = proc("VmRSS"), fdStart = fds()
+            var sent: Set<UInt64> = []
+            var answered: Set<UInt64> = []
+            var invalidSent = 0
+            var latencies: [Double] = []
+            var lastBeat: [String: Any] = [:]
+            var firstBeat: [String: Any]? = nil
+            var rng: UInt64 = 5
+            let start = Date()
+            var next = Date()
+            let period = 1 / rate
+            func drain(wait: Int) throws {
+                while let f = try sub.receive(timeoutMilliseconds: wait) {
+                    guard f.count == 2, let o = try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any] else { continue }
+                    if String(decoding: f[0], as: UTF8.self) == "heartbeat" {
+                        if firstBeat == nil { firstBeat = o }
+                        lastBeat = o
+                    } else if let s = (o["seq"] as? NSNumber)?.uint64Value {
+                        answered.insert(s)
+                        if let l = o["latency_ms"] as? Double, o["verdict"] as? String != "invalid" { latencies.append(l) }
+                    }
+                }
+            }
+            while Date().timeIntervalSince(start) < seconds {
+                var (frames, _) = sim.next(stamp: Date().timeIntervalSince1970)
+                let seq = UInt64(sent.count + invalidSent + 1)
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                if Double(rng >> 11) / Double(1 << 53) < malformed {
+                    frames = [frames[0], Data("{\"seq\": \(seq), \"stamp\": 0, \"x\": [NaN, 1]}".utf8)]
+                    invalidSent += 1
+                } else {
+                    // Renumber so that seqs are dense across valid and malformed messages.
+                    if var o = (try? JSONSerialization.jsonObject(with: frames[1])) as? [String: Any] {
+                        o["seq"] = seq
+                        frames[1] = (try? JSONSerialization.data(withJSONObject: o)) ?? frames[1]
+                    }
+                }
+                sent.insert(seq)
+                _ = try pub.send(frames, blocking: false)
+                try drain(wait: 0)
+                next = next.addingTimeInterval(period)
+                let d = next.timeIntervalSinceNow
+                if d > 0 { try drain(wait: Int(d * 1000)) }
+                if isatty(2) != 0 && sent.count % Int(max(1, rate * 10)) == 0 {
+                    FileHandle.standardError.write(Data(String(format: "\rsoak: %.0f s, %d sent", Date().timeIntervalSince(start), sent.count).utf8))
+                }
+            }
+            let settle = Date()
+            while Date().timeIntervalSince(settle) < 2 { try drain(wait: 100) }
+            let received = (lastBeat["received"] as? Int ?? 0) - (firstBeat.map { _ in 0 } ?? 0)
+            let skipped = lastBeat["skipped"] as? Int ?? 0
+            let unaccounted = sent.subtracting(answered).count - skipped
+            let sorted = latencies.sorted()
+            func p(_ q: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+            Output.line(String(format: "soak: %.0f s at %.0f Hz: sent %d (%d malformed), daemon received %d, answered %d, skipped %d, unaccounted %d; latency ms p50 %.2f p99 %.2f max %.2f; daemon RSS %d -> %d KiB, open fds %d -> %d; deadline misses %d, invalid %d",
+                               seconds, rate, sent.count, invalidSent, received, answered.count, skipped, unaccounted,
+                               p(0.5), p(0.99), sorted.last ?? .nan, rssStart, proc("VmRSS"), fdStart, fds(),
+                               lastBeat["deadline_misses"] as? Int ?? -1, lastBeat["invalid"] as? Int ?? -1))
+            pub.close()
+            sub.close()
+            context.shutdown()
+        }
+    }
+}
