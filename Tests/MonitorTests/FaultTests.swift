@@ -75,3 +75,37 @@ final class FaultTests: XCTestCase {
         _ = d.stop()
     }
 }
+
+final class StalledSupervisorTests: XCTestCase {
+    /// A supervisor that stops reading never slows the solver: publishing does not
+    /// block (libzmq drops for that subscriber at its high-water mark), and another
+    /// supervisor keeps getting every verdict.
+    func testAStalledSupervisorNeverBlocksPublishing() throws {
+        let d = try DaemonHarness(name: "stalled", extra: "send_high_water_mark = 10")
+        defer { _ = d.stop() }
+        let stalled = try ZMQSocket(context: d.context, kind: .subscriber)
+        try stalled.setReceiveHighWaterMark(1)
+        try stalled.subscribe("")
+        try stalled.connect("ipc://\(d.directory.path)/alerts")
+        try d.handshake()
+        let start = Date()
+        let n = 300
+        for s in 1...n {
+            try d.send(seq: UInt64(s), x: [0.2, 0])
+            // Paced so that the solver keeps up and nothing is skipped.
+            try d.collect(seconds: 2) { m in m.contains { $0.topic == "verdict" && ($0.body["seq"] as? Int) == s } }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let answered = Set(d.verdicts().compactMap { $0["seq"] as? Int }.filter { $0 >= 1 && $0 <= n })
+        XCTAssertEqual(answered.count, n, "the reading supervisor got every verdict")
+        XCTAssertLessThan(elapsed, 60, "publishing did not block on the stalled supervisor")
+        // What the stalled one holds is bounded by the high-water marks and the
+        // kernel's socket buffer, not by what was published.
+        var buffered = 0
+        while (try stalled.receive(timeoutMilliseconds: 10)) != nil { buffered += 1 }
+        print("stalled supervisor held \(buffered) of \(d.messages.count) messages")
+        XCTAssertLessThan(buffered, d.messages.count, "past its high-water marks the stalled supervisor loses messages")
+        XCTAssertGreaterThan(d.messages.filter { $0.topic == "heartbeat" }.count, 0)
+        stalled.close()
+    }
+}
