@@ -229,6 +229,14 @@ public struct SplittingSolver: Sendable {
             }
         }
 
+        // Out of time already: CROWN's bound is the answer; no iteration is started.
+        if let d = settings.deadline, d <= 0 {
+            for (j, c) in columns.enumerated() { solution.primalEstimate[c] = upper[j] }
+            solution.stop = .deadline
+            solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return solution
+        }
+
         var state = WorkingState(workspace: workspace, columns: columns, graph: graph)
         var objectiveWork = activeObjectives
         var originalWork = originalObjectives
