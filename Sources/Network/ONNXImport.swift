@@ -350,9 +350,12 @@ private struct GraphBuilder {
             try conv(node)
         case "BatchNormalization":
             try batchNorm(node)
+        case "AveragePool", "GlobalAveragePool":
+            try averagePool(node, global: node.opType == "GlobalAveragePool")
         default:
             throw fail(node, "unsupported operator '\(node.opType)'; supported: Gemm, MatMul, Add, Sub, Mul, Div, "
-                + "Relu, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Conv, BatchNormalization")
+                + "Relu, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Conv, BatchNormalization, "
+                + "AveragePool, GlobalAveragePool")
         }
     }
 
@@ -645,6 +648,58 @@ private struct GraphBuilder {
         }
         let v = try addAffine(node, terms: [AffineTerm(input: x, weight: weight)], bias: bias)
         try setOutput(node, .dynamic(node: v, shape: [1, m, oh, ow]))
+    }
+
+    /// Average pooling is linear: a dense map from the input to the pooled values.
+    mutating func averagePool(_ node: Onnx_NodeProto, global: Bool) throws {
+        guard case .dynamic(let x, let xShape) = try value(node, 0) else {
+            throw fail(node, "input X must depend on the network input")
+        }
+        guard xShape.count == 4, xShape[0] == 1 else { throw fail(node, "expects one [1, C, H, W] input, got \(xShape)") }
+        let (c, h, w) = (xShape[1], xShape[2], xShape[3])
+        var kernel = [h, w], strides = [1, 1], pads = [0, 0, 0, 0]
+        var includePad = false
+        if !global {
+            guard let k = intsAttribute(node, "kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 }) else {
+                throw fail(node, "needs a 2-D kernel_shape")
+            }
+            kernel = k
+            strides = intsAttribute(node, "strides") ?? [1, 1]
+            pads = intsAttribute(node, "pads") ?? [0, 0, 0, 0]
+            includePad = intAttribute(node, "count_include_pad", default: 0) != 0
+            if intAttribute(node, "ceil_mode", default: 0) != 0 { throw fail(node, "ceil_mode = 1 is not supported") }
+            if let a = attribute(node, "auto_pad").flatMap({ String(data: $0.s, encoding: .utf8) }), a != "NOTSET", !a.isEmpty, a != "VALID" {
+                throw fail(node, "auto_pad \(a) is not supported")
+            }
+            guard strides.count == 2, pads.count == 4, strides.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }) else {
+                throw fail(node, "invalid strides or pads")
+            }
+        }
+        let oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
+        let ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
+        guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
+        try checkDense(node, c * oh * ow, c * h * w)
+        var weight = Matrix(rows: c * oh * ow, cols: c * h * w)
+        for ch in 0..<c {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var cells: [Int] = []
+                    for ky in 0..<kernel[0] {
+                        let iy = oy * strides[0] - pads[0] + ky
+                        for kx in 0..<kernel[1] {
+                            let ix = ox * strides[1] - pads[1] + kx
+                            if iy >= 0 && iy < h && ix >= 0 && ix < w { cells.append((ch * h + iy) * w + ix) }
+                        }
+                    }
+                    let divisor = Double(includePad ? kernel[0] * kernel[1] : max(1, cells.count))
+                    let r = (ch * oh + oy) * ow + ox
+                    for col in cells { weight[r, col] = 1 / divisor }
+                }
+            }
+        }
+        let v = try addAffine(node, terms: [AffineTerm(input: x, weight: weight)],
+                              bias: [Double](repeating: 0, count: c * oh * ow))
+        try setOutput(node, .dynamic(node: v, shape: [1, c, oh, ow]))
     }
 
     /// Inference-mode batch normalisation is a per-channel affine map.
