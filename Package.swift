@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "SplittingTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra", "OracleFixtures"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "ReachabilityTests", dependencies: ["Reachability", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
+        .testTarget(name: "ConvTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),

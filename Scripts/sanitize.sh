@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 export SWIFT_BACKTRACE=enable=no
+export LSAN_OPTIONS="suppressions=$PWD/Scripts/lsan.supp:print_suppressions=0"
 kinds=("$@")
 [ ${#kinds[@]} -eq 0 ] && kinds=(address thread)
 for k in "${kinds[@]}"; do

@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+import Bounds
+import LinearAlgebra
+import Network
+import Splitting
+
+/// Fixtures from Scripts/make_conv_examples.py (onnxruntime forward passes, HiGHS LP and MILP).
+let convFixtures = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/conv")
+
+final class ConvTests: XCTestCase {
+    struct Forward: Decodable {
+        struct Model: Decodable { let file: String; let input_size: Int; let inputs: [[Double]]; let outputs: [[Double]] }
+        let models: [Model]
+    }
+
+    struct SmallLP: Decodable {
+        struct Range: Decodable { let lower: [Double]; let upper: [Double] }
+        let model: String
+        let box: Range
+        let ibp_layers: [Range]
+        let lp_on_ibp: Range
+        let milp: Range
+        let sampled: Range?
+    }
+
+    /// Stride, padding, dilation, a residual Add of two conv branches, batch
+    /// normalisation and average pooling: forward passes match onnxruntime.
+    func testConvolutionalForwardPassesMatchTheReference() throws {
+        let f = try JSONDecoder().decode(Forward.self, from: Data(contentsOf: convFixtures.appendingPathComponent("conv_forward.json")))
+        XCTAssertGreaterThanOrEqual(f.models.count, 3)
+        for m in f.models {
+            let model = try ONNXImporter.load(path: convFixtures.appendingPathComponent(m.file).path)
+            XCTAssertEqual(model.graph.inputSize, m.input_size, m.file)
+            for (x, want) in zip(m.inputs, m.outputs) {
+                let y = model.graph.evaluate(x)
+                XCTAssertEqual(y.count, want.count, m.file)
+                for (a, b) in zip(y, want) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), m.file) }
+            }
+        }
+    }
+
+    /// On a small conv net, with the same (IBP) intermediate bounds as HiGHS, the
+    /// certified bounds reach the LP optimum within 1e-3 and never pass it or the exact range.
+    func testSmallConvNetReachesHiGHSOnTheSameRelaxation() throws {
+        let f = try JSONDecoder().decode(SmallLP.self, from: Data(contentsOf: convFixtures.appendingPathComponent("lp_small.json")))
+        let graph = try ONNXImporter.load(path: convFixtures.appendingPathComponent(f.model).path).graph
+        let box = Interval(lower: f.box.lower, upper: f.box.upper)
+        var known = [Interval?](repeating: nil, count: graph.nodes.count)
+        XCTAssertEqual(graph.preActivationNodes.count, f.ibp_layers.count)
+        for (w, r) in zip(graph.preActivationNodes, f.ibp_layers) { known[w] = Interval(lower: r.lower, upper: r.upper) }
+        let bounds = IBP.bounds(graph, box: box, known: known)
+        let solver = try SplittingSolver(graph: graph, scaling: bounds)
+        let n = graph.outputSize
+        var c = Matrix(rows: n, cols: 2 * n)
+        for i in 0..<n { c[i, i] = 1; c[i, n + i] = -1 }
+        var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
+        let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws)
+        for j in 0..<n {
+            let lo = sol.lower[j], hi = -sol.lower[n + j]
+            XCTAssertLessThanOrEqual(lo, f.lp_on_ibp.lower[j] + 1e-7)
+            XCTAssertGreaterThanOrEqual(hi, f.lp_on_ibp.upper[j] - 1e-7)
+            XCTAssertGreaterThanOrEqual(lo, f.lp_on_ibp.lower[j] - 1e-3 * max(1, abs(f.lp_on_ibp.lower[j])), "lower \(lo) vs \(f.lp_on_ibp.lower[j])")
+            XCTAssertLessThanOrEqual(hi, f.lp_on_ibp.upper[j] + 1e-3 * max(1, abs(f.lp_on_ibp.upper[j])), "upper \(hi) vs \(f.lp_on_ibp.upper[j])")
+            XCTAssertLessThanOrEqual(lo, f.milp.lower[j] + 1e-9)
+            XCTAssertGreaterThanOrEqual(hi, f.milp.upper[j] - 1e-9)
+        }
+    }
+}
