@@ -108,3 +108,35 @@ final class BoundCLITests: XCTestCase {
         XCTAssertTrue(error.stderr.contains("declares 4 inputs"), error.stderr)
     }
 }
+
+final class ConvCLITests: XCTestCase {
+    func testCertifyReportsCertifiedAccuracyOnTheDigitsClassifier() throws {
+        let r = try runCLI(["certify", "Config/digits/digits_cnn.onnx", "--images", "Config/digits/digits_test.json",
+                            "--epsilon", "0.01,0.05", "--limit", "20", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let obj = jsonObject(r.stdout), let results = obj["results"] as? [[String: Any]] else { return XCTFail(r.stdout) }
+        XCTAssertEqual(results.count, 2)
+        let small = results[0]["certified_accuracy"] as? Double ?? -1
+        let large = results[1]["certified_accuracy"] as? Double ?? -1
+        let clean = results[0]["clean_accuracy"] as? Double ?? -1
+        XCTAssertGreaterThan(small, 0.5)
+        XCTAssertLessThanOrEqual(small, clean)
+        XCTAssertLessThanOrEqual(large, small, "a larger ball certifies no more")
+        XCTAssertEqual((results[0]["per_input"] as? [Any])?.count, 20)
+    }
+
+    /// The vision-style controller: certified bounds of the steering over an image box contain the sampled range.
+    func testVisionControllerBoundsContainTheSampledSteering() throws {
+        let box = repositoryRoot.appendingPathComponent("Config/vision/image_box.json").path
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: box))) as? [String: Any]
+        let sampled = obj?["sampled_steering"] as? [Double] ?? []
+        let r = try runCLI(["bound", "Config/vision/controller.onnx", "--box", box, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let o = jsonObject(r.stdout), let lo = (o["lower"] as? [Double])?.first, let hi = (o["upper"] as? [Double])?.first else {
+            return XCTFail(r.stdout)
+        }
+        XCTAssertEqual(sampled.count, 2)
+        XCTAssertLessThanOrEqual(lo, sampled.min() ?? 0)
+        XCTAssertGreaterThanOrEqual(hi, sampled.max() ?? 0)
+    }
+}

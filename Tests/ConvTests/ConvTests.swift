@@ -69,3 +69,47 @@ final class ConvTests: XCTestCase {
         }
     }
 }
+
+final class DigitsCertificationTests: XCTestCase {
+    struct Reference: Decodable {
+        let images: [[Double]]
+        let labels: [Int]
+        let classes: [[Int]]
+        let lower: Double
+        let upper: Double
+        let sampled_min_margin: [String: [[Double]]]
+    }
+
+    /// Certified margins of the digits CNN never exceed the worst case that sampling
+    /// and gradient attacks found (an upper bound of the true minimum).
+    func testCertifiedMarginsNeverExceedTheSampledWorstCase() throws {
+        let root = convFixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: convFixtures.appendingPathComponent("digits_reference.json")))
+        let graph = try ONNXImporter.load(path: root.appendingPathComponent("Config/digits/digits_cnn.onnx").path).graph
+        var certifiedCount = 0
+        var solver: SplittingSolver? = nil
+        for (key, rows) in ref.sampled_min_margin {
+            guard let eps = Double(key) else { continue }
+            for i in 0..<min(8, ref.images.count) {
+                let x = ref.images[i]
+                let box = Interval(lower: x.map { max(ref.lower, $0 - eps) }, upper: x.map { min(ref.upper, $0 + eps) })
+                let classes = ref.classes[i]
+                var c = Matrix(rows: graph.outputSize, cols: classes.count)
+                for (col, j) in classes.enumerated() { c[ref.labels[i], col] = 1; c[j, col] = -1 }
+                if solver == nil { solver = try SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box)) }
+                guard let s = solver else { return XCTFail("no solver") }
+                let bounds = IntermediateBounds.crown(graph, box: box, dual: s.dual)
+                var settings = Settings()
+                settings.maxIterations = 400
+                var ws = s.makeWorkspace(target: graph.output, columns: classes.count)
+                let sol = s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
+                for col in 0..<classes.count {
+                    XCTAssertLessThanOrEqual(sol.lower[col], rows[i][col] + 1e-9, "image \(i) class \(classes[col]) eps \(eps)")
+                    XCTAssertGreaterThanOrEqual(sol.lower[col], sol.crownLower[col])
+                }
+                if sol.lower.allSatisfy({ $0 > 0 }) { certifiedCount += 1 }
+            }
+        }
+        XCTAssertGreaterThan(certifiedCount, 0, "some digits must be certified")
+    }
+}
