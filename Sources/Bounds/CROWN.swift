@@ -14,8 +14,7 @@ public enum IntermediateBounds {
             case .input:
                 continue
             case .relu(let u):
-                bounds[w] = Interval(lower: bounds[u].lower.map { max(0, $0) },
-                                     upper: bounds[u].upper.map { max(0, $0) })
+                bounds[w] = bounds[u].rectified
             case .affine(let a):
                 // Refresh IBP from the (possibly tightened) inputs.
                 bounds[w] = IBP.affine(a, bounds)

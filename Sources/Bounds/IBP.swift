@@ -17,7 +17,7 @@ public enum IBP {
             case .affine(let a):
                 iv = affine(a, result)
             case .relu(let u):
-                iv = Interval(lower: result[u].lower.map { max(0, $0) }, upper: result[u].upper.map { max(0, $0) })
+                iv = result[u].rectified
             }
             if v < known.count, let k = known[v] { iv = iv.intersected(with: k) }
             result.append(iv)

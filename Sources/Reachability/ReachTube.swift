@@ -233,7 +233,7 @@ public struct ReachAnalysis: Sendable {
         var starts: [[Double]] = [initial.center]
         let n = system.stateCount
         if n <= 8 { for mask in 0..<(1 << n) { starts.append((0..<n).map { (mask >> $0) & 1 == 1 ? initial.upper[$0] : initial.lower[$0] }) } }
-        var rng = Generator(seed: 0x0DDBA11)
+        var rng = SplitMix64(seed: 0x0DDBA11)
         for _ in 0..<samples { starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) }) }
         for x0 in starts {
             var w: [Double] = []
@@ -250,17 +250,5 @@ public struct ReachAnalysis: Sendable {
         system.unsafe.contains { set in
             set.h.indices.allSatisfy { r in zip(set.h[r], x).reduce(0) { $0 + $1.0 * $1.1 } <= set.bound[r] }
         }
-    }
-}
-
-struct Generator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func unit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }

@@ -47,7 +47,7 @@ extension SplittingSolver {
             case .input:
                 continue
             case .relu(let u):
-                bounds[w] = Interval(lower: bounds[u].lower.map { max(0, $0) }, upper: bounds[u].upper.map { max(0, $0) })
+                bounds[w] = bounds[u].rectified
             case .affine(let a):
                 bounds[w] = bounds[w].intersected(with: IBPStep.affine(a, bounds))
                 guard pre.contains(w) else { continue }

@@ -95,7 +95,7 @@ public struct Verifier: Sendable {
     /// Corners (few inputs), centre, random points, then a pattern search from the best ones.
     func falsify(_ d: Property.Disjunct, deadline: UInt64, sampleCount: Int? = nil) -> ([Double], [Double])? {
         let n = d.lower.count
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         var candidates: [[Double]] = [zip(d.lower, d.upper).map { ($0 + $1) / 2 }]
         if n <= 10 {
             for mask in 0..<(1 << n) {
@@ -226,18 +226,4 @@ public struct Verifier: Sendable {
         }
         return undecided ? .unknown : .unsat
     }
-}
-
-/// A small deterministic generator, so runs are repeatable.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
