@@ -46,19 +46,28 @@ public enum ZMQCurve {
         return key
     }
 
-    /// Public keys, one per line; blank lines and `#` comments ignored.
+    /// Whether `key` is 40 characters of valid Z85 (32 bytes).
+    public static func isZ85Key(_ key: String) -> Bool {
+        guard key.utf8.count == 40 else { return false }
+        var raw = [UInt8](repeating: 0, count: 32)
+        return key.withCString { zmq_z85_decode(&raw, $0) } != nil
+    }
+
+    /// Public keys, one per line, each optionally followed by a space and a
+    /// comment; blank lines and other lines starting with `#` are ignored.
+    /// `#` is one of the 85 Z85 characters, so a key may contain it (about 2
+    /// keys in 5 do): a line is a key when its first word is a valid key.
     public static func readAuthorizedKeys(path: String) throws -> Set<String> {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ZMQError(code: ENOENT, operation: "read authorized keys \(path)")
         }
         var keys = Set<String>()
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            if line.isEmpty { continue }
-            guard line.utf8.count == 40 else {
-                throw ZMQError(code: EINVAL, operation: "\(path):\(i + 1): not a 40-character Z85 public key")
-            }
-            keys.insert(line)
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            let line = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? ""
+            if isZ85Key(line) { keys.insert(line); continue }
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            throw ZMQError(code: EINVAL, operation: "\(path):\(i + 1): not a 40-character Z85 public key")
         }
         return keys
     }

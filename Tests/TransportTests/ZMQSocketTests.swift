@@ -278,9 +278,39 @@ final class ZMQSocketTests: XCTestCase {
         XCTAssertTrue(try pub.send([[UInt8]]([[1, 2], []])))  // [[UInt8]] frames work too
     }
 
-    func testCurveAvailabilityIsReported() {
-        // Debian's libzmq5 is built with libsodium; the point is that the probe links and runs.
-        _ = ZMQSocket.hasCurve
+    /// Z85 uses `#`, so keys may contain it; such keys are keys, not comments.
+    func testAuthorizedKeysFileAcceptsKeysContainingHashAndRejectsGarbage() throws {
+        guard ZMQSocket.hasCurve else { throw XCTSkip("libzmq without CURVE") }
+        // Draw key pairs until some public keys contain '#' (about 2 in 5 do).
+        var withHash: [String] = [], plain: String? = nil
+        for _ in 0..<5000 where withHash.count < 4 || plain == nil {
+            let k = try ZMQCurve.keyPair().publicKey
+            if k.contains("#") { withHash.append(k) } else { plain = k }
+        }
+        let first = withHash[3], clean = try XCTUnwrap(plain)
+        XCTAssertTrue(ZMQCurve.isZ85Key(first))
+        XCTAssertFalse(ZMQCurve.isZ85Key(String(clean.dropLast()) + "~"), "'~' is not Z85")
+        let dir = try makeTemporaryDirectory(prefix: "rg-keys")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("authorized_keys")
+        let text = """
+            # the robot and its supervisor
+
+            \(first)
+              \(withHash[0])   # the supervisor
+            \(withHash[1])\t# tab before the comment
+            \(withHash[2])
+            \(clean)
+            #
+            """
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try ZMQCurve.readAuthorizedKeys(path: file.path), Set([first, clean] + withHash.prefix(3)))
+
+        try (text + "\n" + String(clean.dropLast()) + "\n").write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ZMQCurve.readAuthorizedKeys(path: file.path)) { error in
+            XCTAssertTrue("\(error)".contains("authorized_keys:9:"), "names the line: \(error)")
+        }
+        XCTAssertThrowsError(try ZMQCurve.readAuthorizedKeys(path: dir.appendingPathComponent("absent").path))
     }
 }
 
