@@ -26,16 +26,30 @@ public enum IntermediateBounds {
         return bounds
     }
 
-    /// CROWN bounds of one node: 2n objectives (±e_i) in one backward pass.
-    public static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound) -> Interval {
+    /// CROWN bounds of one node: objectives ±e_i, in backward passes of at most
+    /// `chunk` neurons each, so memory stays proportional to the activations
+    /// times the chunk (never n²) for wide convolutional layers.
+    public static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
+                                   chunk: Int = 128) -> Interval {
         let n = evaluator.graph.nodes[w].size
-        var c = Matrix(rows: n, cols: 2 * n)
-        for i in 0..<n {
-            c[i, i] = 1
-            c[i, n + i] = -1
+        var lower = [Double](repeating: -.infinity, count: n)
+        var upper = [Double](repeating: .infinity, count: n)
+        var start = 0
+        while start < n {
+            let count = min(max(1, chunk), n - start)
+            var c = Matrix(rows: n, cols: 2 * count)
+            for j in 0..<count {
+                c[start + j, j] = 1
+                c[start + j, count + j] = -1
+            }
+            let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown)
+            for j in 0..<count {
+                lower[start + j] = r.lower[j]
+                upper[start + j] = -r.lower[count + j]
+            }
+            start += count
         }
-        let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown)
-        return Interval(lower: Array(r.lower[0..<n]), upper: r.lower[n...].map { -$0 })
+        return Interval(lower: lower, upper: upper)
     }
 
     /// Count of neurons whose bounds straddle zero.

@@ -30,13 +30,13 @@ public enum MultiplierRule: Sendable {
 /// multipliers, provided `bounds` are sound; a rounding margin is subtracted.
 public struct DualBound: Sendable {
     public let graph: Graph
-    let absoluteWeights: [[Matrix]]   // |W| per node and term, for the margins
+    let absoluteWeights: [[LinearMap]]   // |W| per node and term, for the margins
     let reluOf: [Int: Int]            // pre-activation node -> its ReLU
 
     public init(graph: Graph) {
         self.graph = graph
         absoluteWeights = graph.nodes.map { node in
-            if case .affine(let a) = node.operation { return a.terms.map { $0.weight.magnitude } }
+            if case .affine(let a) = node.operation { return a.terms.map { $0.map.magnitude } }
             return []
         }
         var r: [Int: Int] = [:]
@@ -112,10 +112,11 @@ public struct DualBound: Sendable {
                 for (j, term) in a.terms.enumerated() {
                     let u = term.input
                     var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
-                    BLAS.gemm(term.weight, h, into: &target, transposeA: true, beta: acc[u] == nil ? 0 : 1)
+                    term.map.applyTranspose(h, into: &target, beta: acc[u] == nil ? 0 : 1)
                     acc[u] = target
                     // rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u)
-                    let wr = absoluteWeights[w][j] * bounds[u].magnitudes
+                    var wr = [Double](repeating: 0, count: n)
+                    absoluteWeights[w][j].apply(bounds[u].magnitudes, into: &wr)
                     var m = [Double](repeating: 0, count: k)
                     BLAS.gemv(absH, wr, into: &m, transpose: true)
                     let g = Rounding.gamma(n + 2)

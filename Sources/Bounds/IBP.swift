@@ -40,11 +40,11 @@ public enum IBP {
             let b = bounds[t.input]
             let c = b.center
             let r = zip(b.lower, b.upper).map { ($1 - $0) / 2 }
-            let absW = t.weight.magnitude
-            BLAS.gemv(t.weight, c, into: &mid, beta: 1)
-            BLAS.gemv(absW, r, into: &rad, beta: 1)
-            BLAS.gemv(absW, b.magnitudes, into: &mag, beta: 1)
-            terms += t.weight.cols
+            let absW = t.map.magnitude
+            t.map.apply(c, into: &mid, beta: 1)
+            absW.apply(r, into: &rad, beta: 1)
+            absW.apply(b.magnitudes, into: &mag, beta: 1)
+            terms += t.map.cols
         }
         // Rounding: mid, rad and the centre/radius split are each within γ·mag.
         let g = Rounding.gamma(terms + 2) * 4

@@ -3,11 +3,16 @@ import LinearAlgebra
 /// One term W·x of an affine node, where x is the value of node `input`.
 public struct AffineTerm: Sendable {
     public var input: Int
-    public var weight: Matrix
+    public var map: LinearMap
 
-    public init(input: Int, weight: Matrix) {
+    public init(input: Int, map: LinearMap) {
         self.input = input
-        self.weight = weight
+        self.map = map
+    }
+
+    /// A dense term.
+    public init(input: Int, weight: Matrix) {
+        self.init(input: input, map: .dense(weight))
     }
 }
 
@@ -83,8 +88,8 @@ public struct Graph: Sendable {
             guard term.input >= 0 && term.input < nodes.count else {
                 throw GraphError("affine node '\(name)': input \(term.input) does not exist yet")
             }
-            guard term.weight.rows == size && term.weight.cols == nodes[term.input].size else {
-                throw GraphError("affine node '\(name)': weight is \(term.weight.rows)x\(term.weight.cols), "
+            guard term.map.rows == size && term.map.cols == nodes[term.input].size else {
+                throw GraphError("affine node '\(name)': weight is \(term.map.rows)x\(term.map.cols), "
                     + "expected \(size)x\(nodes[term.input].size)")
             }
         }
@@ -133,7 +138,7 @@ public struct Graph: Sendable {
     public var parameterCount: Int {
         nodes.reduce(0) { total, node in
             if case .affine(let a) = node.operation {
-                return total + a.bias.count + a.terms.reduce(0) { $0 + $1.weight.rows * $1.weight.cols }
+                return total + a.bias.count + a.terms.reduce(0) { $0 + $1.map.storedCount }
             }
             return total
         }
@@ -149,7 +154,7 @@ public struct Graph: Sendable {
                 values[v] = x
             case .affine(let a):
                 var z = a.bias
-                for term in a.terms { BLAS.gemv(term.weight, values[term.input], into: &z, beta: 1) }
+                for term in a.terms { term.map.apply(values[term.input], into: &z, beta: 1) }
                 values[v] = z
             case .relu(let u):
                 values[v] = values[u].map { max(0, $0) }
@@ -177,7 +182,7 @@ extension Graph {
             case .input:
                 map[v] = result.addInput(name: node.name, size: node.size)
             case .affine(let a):
-                let terms = a.terms.map { AffineTerm(input: map[$0.input], weight: $0.weight) }
+                let terms = a.terms.map { AffineTerm(input: map[$0.input], map: $0.map) }
                 // Shapes were checked when the source graph was built.
                 map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
             case .relu(let u):
@@ -188,7 +193,7 @@ extension Graph {
                 if needsCopy {
                     let n = result.nodes[source].size
                     source = (try? result.addAffine(name: node.name + "/pre",
-                        terms: [AffineTerm(input: source, weight: .identity(n))],
+                        terms: [AffineTerm(input: source, map: .identity(n))],
                         bias: [Double](repeating: 0, count: n))) ?? -1
                 }
                 let r = (try? result.addReLU(name: node.name, input: source)) ?? -1
@@ -214,7 +219,7 @@ extension Graph {
             case .affine(let a):
                 var z = Matrix(rows: nodes[v].size, cols: k)
                 for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
-                for t in a.terms { if let xin = values[t.input] { BLAS.gemm(t.weight, xin, into: &z, beta: 1) } }
+                for t in a.terms { if let xin = values[t.input] { t.map.apply(xin, into: &z, beta: 1) } }
                 values[v] = z
             case .relu(let u):
                 guard var z = values[u] else { continue }

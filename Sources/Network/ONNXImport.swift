@@ -288,7 +288,7 @@ private struct GraphBuilder {
         if let bad = bias.firstIndex(where: { !$0.isFinite }) {
             throw fail(node, "produces a non-finite bias at index \(bad)")
         }
-        for t in terms where !t.weight.isFinite { throw fail(node, "produces a non-finite weight") }
+        for t in terms where !t.map.isFinite { throw fail(node, "produces a non-finite weight") }
         do {
             return try graph.addAffine(name: node.name.isEmpty ? (node.output.first ?? node.opType) : node.name,
                                        terms: terms, bias: bias)
@@ -549,7 +549,7 @@ private struct GraphBuilder {
             default:
                 throw fail(node, "divides a constant by an input-dependent tensor, which is not linear")
             }
-            let v = try addAffine(node, terms: [AffineTerm(input: x, weight: .diagonal(scale))], bias: bias)
+            let v = try addAffine(node, terms: [AffineTerm(input: x, map: .diagonal(scale))], bias: bias)
             try setOutput(node, .dynamic(node: v, shape: s))
         case (.dynamic(let x, let xs), .dynamic(let y, let ys)):
             guard op == "Add" || op == "Sub" else {
@@ -559,10 +559,10 @@ private struct GraphBuilder {
                 throw fail(node, "adds tensors of shapes \(xs) and \(ys); broadcasting between activations is not supported")
             }
             let n = Shape.count(xs)
-            let second: Matrix = op == "Add" ? .identity(n) : -1 * Matrix.identity(n)
+            let sign: Double = op == "Add" ? 1 : -1
             let terms = x == y
-                ? [AffineTerm(input: x, weight: op == "Add" ? 2 * Matrix.identity(n) : Matrix(rows: n, cols: n))]
-                : [AffineTerm(input: x, weight: .identity(n)), AffineTerm(input: y, weight: second)]
+                ? [AffineTerm(input: x, map: .diagonal([Double](repeating: 1 + sign, count: n)))]
+                : [AffineTerm(input: x, map: .identity(n)), AffineTerm(input: y, map: .diagonal([Double](repeating: sign, count: n)))]
             let v = try addAffine(node, terms: terms, bias: [Double](repeating: 0, count: n))
             try setOutput(node, .dynamic(node: v, shape: xs.count >= ys.count ? xs : ys))
         }
@@ -615,42 +615,23 @@ private struct GraphBuilder {
         let ow = (wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / strides[1] + 1
         guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
         let rows = m * oh * ow
-        let cols = c * h * wd
-        try checkDense(node, rows, cols)
-        var weight = Matrix(rows: rows, cols: cols)
-        let perGroupOut = m / group
-        for oc in 0..<m {
-            let g = oc / perGroupOut
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let r = (oc * oh + oy) * ow + ox
-                    for icg in 0..<cg {
-                        let ic = g * cg + icg
-                        for ky in 0..<kh {
-                            let iy = oy * strides[0] - pads[0] + ky * dil[0]
-                            if iy < 0 || iy >= h { continue }
-                            for kx in 0..<kw {
-                                let ix = ox * strides[1] - pads[1] + kx * dil[1]
-                                if ix < 0 || ix >= wd { continue }
-                                let col = (ic * h + iy) * wd + ix
-                                weight[r, col] += w.data[((oc * cg + icg) * kh + ky) * kw + kx]
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        // The im2col gather table holds one index per output pixel and tap.
+        try checkDense(node, oh * ow, cg * kh * kw)
+        let convolution = Convolution2D(inChannels: c, inHeight: h, inWidth: wd, outChannels: m,
+                                        kernelHeight: kh, kernelWidth: kw, kernel: w.data,
+                                        stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]),
+                                        dilation: (dil[0], dil[1]), groups: group)
         var bias = [Double](repeating: 0, count: rows)
         if node.input.count > 2, !node.input[2].isEmpty {
             let b = try constant(node, 2, role: "bias B")
             guard b.count == m else { throw fail(node, "bias has \(b.count) values for \(m) output channels") }
             for oc in 0..<m { for p in 0..<(oh * ow) { bias[oc * oh * ow + p] = b.data[oc] } }
         }
-        let v = try addAffine(node, terms: [AffineTerm(input: x, weight: weight)], bias: bias)
+        let v = try addAffine(node, terms: [AffineTerm(input: x, map: .convolution(convolution))], bias: bias)
         try setOutput(node, .dynamic(node: v, shape: [1, m, oh, ow]))
     }
 
-    /// Average pooling is linear: a dense map from the input to the pooled values.
+    /// Average pooling is linear: a depthwise convolution and a scale.
     mutating func averagePool(_ node: Onnx_NodeProto, global: Bool) throws {
         guard case .dynamic(let x, let xShape) = try value(node, 0) else {
             throw fail(node, "input X must depend on the network input")
@@ -678,26 +659,23 @@ private struct GraphBuilder {
         let oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
         let ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
         guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
-        try checkDense(node, c * oh * ow, c * h * w)
-        var weight = Matrix(rows: c * oh * ow, cols: c * h * w)
-        for ch in 0..<c {
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var cells: [Int] = []
-                    for ky in 0..<kernel[0] {
-                        let iy = oy * strides[0] - pads[0] + ky
-                        for kx in 0..<kernel[1] {
-                            let ix = ox * strides[1] - pads[1] + kx
-                            if iy >= 0 && iy < h && ix >= 0 && ix < w { cells.append((ch * h + iy) * w + ix) }
-                        }
-                    }
-                    let divisor = Double(includePad ? kernel[0] * kernel[1] : max(1, cells.count))
-                    let r = (ch * oh + oy) * ow + ox
-                    for col in cells { weight[r, col] = 1 / divisor }
-                }
+        try checkDense(node, oh * ow, kernel[0] * kernel[1])
+        // A depthwise convolution summing each window, then the divisor per output.
+        let sum = Convolution2D(inChannels: c, inHeight: h, inWidth: w, outChannels: c,
+                                kernelHeight: kernel[0], kernelWidth: kernel[1],
+                                kernel: [Double](repeating: 1, count: c * kernel[0] * kernel[1]),
+                                stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]), groups: c)
+        var divisors = [Double](repeating: 0, count: c * oh * ow)
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let ys = (0..<kernel[0]).filter { let iy = oy * strides[0] - pads[0] + $0; return iy >= 0 && iy < h }.count
+                let xs = (0..<kernel[1]).filter { let ix = ox * strides[1] - pads[1] + $0; return ix >= 0 && ix < w }.count
+                let divisor = Double(includePad ? kernel[0] * kernel[1] : max(1, ys * xs))
+                for ch in 0..<c { divisors[(ch * oh + oy) * ow + ox] = 1 / divisor }
             }
         }
-        let v = try addAffine(node, terms: [AffineTerm(input: x, weight: weight)],
+        let pooled = LinearMap.convolution(sum).scaled(left: divisors, right: nil)
+        let v = try addAffine(node, terms: [AffineTerm(input: x, map: pooled)],
                               bias: [Double](repeating: 0, count: c * oh * ow))
         try setOutput(node, .dynamic(node: v, shape: [1, c, oh, ow]))
     }
@@ -728,7 +706,7 @@ private struct GraphBuilder {
                 bias[ch * spatial + p] = shift.data[ch] - mean.data[ch] * s
             }
         }
-        let v = try addAffine(node, terms: [AffineTerm(input: x, weight: .diagonal(diag))], bias: bias)
+        let v = try addAffine(node, terms: [AffineTerm(input: x, map: .diagonal(diag))], bias: bias)
         try setOutput(node, .dynamic(node: v, shape: xShape))
     }
 }
@@ -748,21 +726,33 @@ func fuseAffineChains(_ g: Graph) -> Graph {
             for (ti, term) in a.terms.enumerated() {
                 let u = term.input
                 guard u != g.output, consumers[u] == [v], case .affine(let inner) = nodes[u].operation else { continue }
-                // W·(Σ V_j y_j + c) = Σ (W V_j) y_j + W c
+                // W·(Σ V_j y_j + c) = Σ (W V_j) y_j + W c, where each product has a stored
+                // form (a convolution after a convolution stays two nodes).
                 var newTerms = a.terms
                 newTerms.remove(at: ti)
+                var fusable = true
                 for t in inner.terms {
-                    let product = term.weight * t.weight
-                    if let existing = newTerms.firstIndex(where: { $0.input == t.input }) {
-                        newTerms[existing].weight = newTerms[existing].weight + product
-                    } else {
-                        newTerms.append(AffineTerm(input: t.input, weight: product))
+                    guard let product = LinearMap.compose(term.map, t.map, maximumDenseEntries: maximumDenseEntries) else {
+                        fusable = false
+                        break
                     }
+                    if let existing = newTerms.firstIndex(where: { $0.input == t.input }) {
+                        guard let total = LinearMap.sum(newTerms[existing].map, product, maximumDenseEntries: maximumDenseEntries) else {
+                            fusable = false
+                            break
+                        }
+                        newTerms[existing].map = total
+                    } else {
+                        newTerms.append(AffineTerm(input: t.input, map: product))
+                    }
+                }
+                guard fusable else { continue }
+                for t in inner.terms {
                     consumers[t.input].removeAll { $0 == u }
                     if !consumers[t.input].contains(v) { consumers[t.input].append(v) }
                 }
                 var bias = a.bias
-                BLAS.gemv(term.weight, inner.bias, into: &bias, beta: 1)
+                term.map.apply(inner.bias, into: &bias, beta: 1)
                 a = Affine(terms: newTerms, bias: bias)
                 removed.insert(u)
                 consumers[u] = []
@@ -780,7 +770,7 @@ func fuseAffineChains(_ g: Graph) -> Graph {
         case .input:
             map[v] = result.addInput(name: node.name, size: node.size)
         case .affine(let a):
-            let terms = a.terms.sorted { $0.input < $1.input }.map { AffineTerm(input: map[$0.input], weight: $0.weight) }
+            let terms = a.terms.sorted { $0.input < $1.input }.map { AffineTerm(input: map[$0.input], map: $0.map) }
             map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
         case .relu(let u):
             map[v] = (try? result.addReLU(name: node.name, input: map[u])) ?? -1

@@ -88,8 +88,9 @@ public struct ClosedLoop: Sendable {
             case .affine(let a):
                 var terms: [AffineTerm] = []
                 for t in a.terms {
-                    if t.input == 0 { terms += inputTerms(t.weight) }
-                    else { terms.append(AffineTerm(input: map[t.input], weight: t.weight)) }
+                    // Controller and dynamics networks are small: their input layer is composed densely.
+                    if t.input == 0 { terms += inputTerms(t.map.denseMatrix) }
+                    else { terms.append(AffineTerm(input: map[t.input], map: t.map)) }
                 }
                 map[v] = try g.addAffine(name: prefix + node.name, terms: merged(terms), bias: a.bias)
             case .relu(let u):
@@ -104,7 +105,9 @@ public struct ClosedLoop: Sendable {
     static func merged(_ terms: [AffineTerm]) -> [AffineTerm] {
         var out: [AffineTerm] = []
         for t in terms {
-            if let i = out.firstIndex(where: { $0.input == t.input }) { out[i].weight = out[i].weight + t.weight }
+            if let i = out.firstIndex(where: { $0.input == t.input }) {
+                out[i].map = LinearMap.sum(out[i].map, t.map, maximumDenseEntries: Int.max) ?? .dense(out[i].map.denseMatrix + t.map.denseMatrix)
+            }
             else { out.append(t) }
         }
         return out

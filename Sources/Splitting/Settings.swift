@@ -19,6 +19,10 @@ public struct Settings: Sendable {
     public var rhoUpdatePeriod: Int = 25
     /// Anderson acceleration memory (0: plain ADMM).
     public var andersonMemory: Int = 3
+    /// Matrix-free (convolutional) projections: relative residual of the
+    /// conjugate-gradient solve, and its iteration cap per ADMM iteration.
+    public var projectionTolerance: Double = 1e-7
+    public var projectionMaxIterations: Int = 100
     /// Print per-certificate progress of the first column (diagnostics).
     public var trace = false
 
@@ -47,6 +51,8 @@ public struct Solution: Sendable {
     public var iterations: Int
     /// Iterations summed over objectives (work done, with dropped columns).
     public var columnIterations: Int
+    /// Conjugate-gradient iterations spent in matrix-free projections (0 when all are factored).
+    public var projectionIterations: Int = 0
     public var seconds: Double
     public var stop: StopReason
     public var warm: Bool

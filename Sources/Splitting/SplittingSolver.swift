@@ -95,7 +95,9 @@ public struct SplittingSolver: Sendable {
     /// one. The scaling is fixed for the solver's life (the factorisations
     /// depend on it); later solves with other bounds stay valid, as it is only
     /// a change of variables.
-    public init(graph: Graph, scaling: [Interval]? = nil) throws {
+    /// `matrixFree`: nil lets each affine node pick factored or matrix-free
+    /// projection by its size; true or false forces one (for tests and benchmarks).
+    public init(graph: Graph, scaling: [Interval]? = nil, matrixFree: Bool? = nil) throws {
         self.graph = graph
         dual = DualBound(graph: graph)
         var d: [[Double]] = graph.nodes.map { [Double](repeating: 1, count: $0.size) }
@@ -120,10 +122,8 @@ public struct SplittingSolver: Sendable {
                 sg.addInput(name: node.name, size: node.size)
             case .affine(let a):
                 let inv = d[v].map { 1 / $0 }
-                let terms = a.terms.map { t -> AffineTerm in
-                    var w = t.weight
-                    for j in 0..<w.cols { for i in 0..<w.rows { w[i, j] *= inv[i] * d[t.input][j] } }
-                    return AffineTerm(input: t.input, weight: w)
+                let terms = a.terms.map { t in
+                    AffineTerm(input: t.input, map: t.map.scaled(left: inv, right: d[t.input]))
                 }
                 _ = try sg.addAffine(name: node.name, terms: terms, bias: zip(a.bias, inv).map { $0 * $1 })
             case .relu(let u):
@@ -135,7 +135,7 @@ public struct SplittingSolver: Sendable {
         var p: [Int: AffineProjection] = [:]
         for (v, node) in sg.nodes.enumerated() {
             if case .affine(let a) = node.operation {
-                do { p[v] = try AffineProjection(a) }
+                do { p[v] = try AffineProjection(a, matrixFree: matrixFree) }
                 catch { throw GraphError("affine node '\(node.name)': cannot factor I + WᵀW (\(error))") }
             }
         }
@@ -318,6 +318,7 @@ public struct SplittingSolver: Sendable {
             }
         }
         for c in columns { workspace.solved[c] = true }
+        solution.projectionIterations = state.projectionIterations
         solution.iterations = iteration
         solution.stop = stop
         solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -367,16 +368,34 @@ public struct SplittingSolver: Sendable {
                 }
                 offset += n
             }
+            if proj.isMatrixFree {
+                // The previous projection (still in the input copies) starts conjugate gradient.
+                if s.guess.count < nIn * k { s.guess = [Double](repeating: 0, count: nIn * k) }
+                offset = 0
+                for slot in block.inputSlots {
+                    let n = graph.nodes[layout.slotNode[slot]].size
+                    let xs = s.x[slot]
+                    for c in 0..<k { for i in 0..<n { s.guess[offset + i + c * nIn] = xs.data[i + c * n] } }
+                    offset += n
+                }
+            }
             s.prepare(slot: block.outputSlot, node: block.node)
+            var cgIterations = 0
             s.x[block.outputSlot].data.withUnsafeMutableBufferPointer { cp in
                 s.stack.withUnsafeMutableBufferPointer { ap in
                     s.work.withUnsafeMutableBufferPointer { wp in
-                        if let a = ap.baseAddress, let cc = cp.baseAddress, let w = wp.baseAddress {
-                            proj.project(a: a, c: cc, columns: k, work: w)
+                        s.guess.withUnsafeBufferPointer { gp in
+                            if let a = ap.baseAddress, let cc = cp.baseAddress, let w = wp.baseAddress {
+                                cgIterations = proj.project(a: a, c: cc, columns: k, work: w,
+                                                            guess: proj.isMatrixFree ? gp.baseAddress : nil,
+                                                            tolerance: settings.projectionTolerance,
+                                                            maxIterations: settings.projectionMaxIterations)
+                            }
                         }
                     }
                 }
             }
+            s.projectionIterations += cgIterations
             offset = 0
             for slot in block.inputSlots {
                 let n = graph.nodes[layout.slotNode[slot]].size
@@ -538,7 +557,7 @@ public struct SplittingSolver: Sendable {
                 var m = Matrix(rows: n, cols: k)
                 for c in 0..<k { for i in 0..<n { m.data[i + c * n] = a.bias[i] } }
                 for t in a.terms {
-                    if let x = values[t.input] { BLAS.gemm(t.weight, x, into: &m, beta: 1) }
+                    if let x = values[t.input] { t.map.apply(x, into: &m, beta: 1) }
                 }
                 values[v] = m
             case .relu(let u):
@@ -597,7 +616,7 @@ public struct SplittingSolver: Sendable {
             case .affine(let a):
                 var z = Matrix(rows: graph.nodes[v].size, cols: k)
                 for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
-                for t in a.terms { if let xin = values[t.input] { BLAS.gemm(t.weight, xin, into: &z, beta: 1) } }
+                for t in a.terms { if let xin = values[t.input] { t.map.apply(xin, into: &z, beta: 1) } }
                 values[v] = z
             case .relu(let u):
                 guard var y = values[u] else { continue }
@@ -671,6 +690,9 @@ struct WorkingState {
     var rho: [Double]
     var stack: [Double] = []
     var work: [Double] = []
+    var guess: [Double] = []
+    /// Conjugate-gradient iterations of the matrix-free projections, summed.
+    var projectionIterations = 0
     var scalePrimal: [Double]
     var scaleDual: [Double]
 

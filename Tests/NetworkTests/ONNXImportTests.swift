@@ -65,7 +65,7 @@ final class ONNXImportTests: XCTestCase {
                         XCTAssertEqual(p.terms.count, q.terms.count)
                         for (s, t) in zip(p.terms, q.terms) {
                             XCTAssertEqual(s.input, t.input)
-                            for (u, v) in zip(s.weight.data, t.weight.data) { XCTAssertEqual(u, v, accuracy: 1e-6) }
+                            for (u, v) in zip(s.map.denseMatrix.data, t.map.denseMatrix.data) { XCTAssertEqual(u, v, accuracy: 1e-6) }
                         }
                         for (u, v) in zip(p.bias, q.bias) { XCTAssertEqual(u, v, accuracy: 1e-6) }
                     default:
