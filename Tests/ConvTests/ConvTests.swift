@@ -45,6 +45,16 @@ final class ConvTests: XCTestCase {
     /// On a small conv net, with the same (IBP) intermediate bounds as HiGHS, the
     /// certified bounds reach the LP optimum within 1e-3 and never pass it or the exact range.
     func testSmallConvNetReachesHiGHSOnTheSameRelaxation() throws {
+        try reachHiGHS(matrixFree: false)
+    }
+
+    /// The same with every affine node projected matrix-free (conjugate
+    /// gradient), as large convolutional layers are.
+    func testMatrixFreeProjectionReachesHiGHSToo() throws {
+        try reachHiGHS(matrixFree: true)
+    }
+
+    func reachHiGHS(matrixFree: Bool) throws {
         let f = try JSONDecoder().decode(SmallLP.self, from: Data(contentsOf: convFixtures.appendingPathComponent("lp_small.json")))
         let graph = try ONNXImporter.load(path: convFixtures.appendingPathComponent(f.model).path).graph
         let box = Interval(lower: f.box.lower, upper: f.box.upper)
@@ -52,12 +62,19 @@ final class ConvTests: XCTestCase {
         XCTAssertEqual(graph.preActivationNodes.count, f.ibp_layers.count)
         for (w, r) in zip(graph.preActivationNodes, f.ibp_layers) { known[w] = Interval(lower: r.lower, upper: r.upper) }
         let bounds = IBP.bounds(graph, box: box, known: known)
-        let solver = try SplittingSolver(graph: graph, scaling: bounds)
+        // The import keeps convolutions as convolutions (kernels, not dense matrices).
+        XCTAssertTrue(graph.nodes.contains { node in
+            if case .affine(let a) = node.operation, case .convolution = a.terms[0].map { return true }
+            return false
+        })
+        let solver = try SplittingSolver(graph: graph, scaling: bounds, matrixFree: matrixFree)
         let n = graph.outputSize
         var c = Matrix(rows: n, cols: 2 * n)
         for i in 0..<n { c[i, i] = 1; c[i, n + i] = -1 }
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
         let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws)
+        if matrixFree { XCTAssertGreaterThan(sol.projectionIterations, 0, "conjugate gradient ran") }
+        else { XCTAssertEqual(sol.projectionIterations, 0, "small layers are factored") }
         for j in 0..<n {
             let lo = sol.lower[j], hi = -sol.lower[n + j]
             XCTAssertLessThanOrEqual(lo, f.lp_on_ibp.lower[j] + 1e-7)
