@@ -142,6 +142,9 @@ public struct SplittingSolver: Sendable {
         projections = p
     }
 
+    /// Whether node v's affine projection is solved matrix-free (conjugate gradient).
+    public func isMatrixFree(node v: Int) -> Bool { projections[v]?.isMatrixFree ?? false }
+
     /// A cold workspace for objectives on `target` with `columns` columns.
     public func makeWorkspace(target: Int, columns: Int) -> Workspace {
         let layout = Layout(graph: graph, target: target)

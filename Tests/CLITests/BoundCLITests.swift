@@ -125,6 +125,27 @@ final class ConvCLITests: XCTestCase {
         XCTAssertEqual((results[0]["per_input"] as? [Any])?.count, 20)
     }
 
+    /// The conv benchmark's figures hang together: DeepSplit never reports less than
+    /// CROWN nor more than a margin the network attains.
+    func testBenchConvReportsSoundMarginsWithMatrixFreeProjections() throws {
+        let r = try runCLI(["bench-conv", "Tests/Fixtures/conv/lp_small.onnx", "--epsilon", "0.05", "--seconds", "5",
+                            "--matrix-free", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let o = jsonObject(r.stdout), let crown = o["crown_lower"] as? [Double],
+              let ours = o["deepsplit_lower"] as? [Double], let sampled = o["sampled_min"] as? [Double] else {
+            return XCTFail(r.stdout)
+        }
+        XCTAssertEqual(crown.count, 2)
+        XCTAssertGreaterThan(o["matrix_free_nodes"] as? Int ?? 0, 0)
+        XCTAssertGreaterThan(o["iterations"] as? Int ?? 0, 0)
+        XCTAssertGreaterThan(o["peak_rss_mib"] as? Double ?? 0, 0)
+        for j in crown.indices {
+            XCTAssertGreaterThanOrEqual(ours[j], crown[j])
+            XCTAssertLessThanOrEqual(ours[j], sampled[j])
+        }
+        XCTAssertGreaterThan(o["tighter_than_crown"] as? Int ?? 0, 0, "the LP is strictly tighter than CROWN on this ball")
+    }
+
     /// The vision-style controller: certified bounds of the steering over an image box contain the sampled range.
     func testVisionControllerBoundsContainTheSampledSteering() throws {
         let box = repositoryRoot.appendingPathComponent("Config/vision/image_box.json").path
