@@ -17,6 +17,7 @@ public struct IntermediateStatistics: Sendable {
     public var columnIterations = 0
     public var solves = 0
     public var seconds = 0.0
+    /// Unstable ReLUs after CROWN (each layer given the LP-tight layers below it), and after the LP.
     public var unstableBefore = 0
     public var unstableAfter = 0
 
@@ -39,8 +40,9 @@ extension SplittingSolver {
             break
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        var bounds = IntermediateBounds.crown(graph, box: box, dual: dual)
-        statistics.unstableBefore = IntermediateBounds.unstableCount(graph, bounds)
+        // Layer by layer: IBP and CROWN from the bounds below (already LP-tight), then the LP.
+        var bounds = IBP.bounds(graph, box: box)
+        statistics.unstableBefore = 0
         let pre = Set(graph.preActivationNodes)
         for (w, node) in graph.nodes.enumerated() {
             switch node.operation {
@@ -53,6 +55,7 @@ extension SplittingSolver {
                 guard pre.contains(w) else { continue }
                 bounds[w] = bounds[w].intersected(with:
                     IntermediateBounds.crownBounds(of: w, box: box, bounds: bounds, evaluator: dual))
+                statistics.unstableBefore += zip(bounds[w].lower, bounds[w].upper).filter { $0 < 0 && $1 > 0 }.count
                 let n = node.size
                 var active = [Bool](repeating: false, count: 2 * n)
                 for i in 0..<n where bounds[w].lower[i] < 0 && bounds[w].upper[i] > 0 {

@@ -4,12 +4,9 @@ public struct Settings: Sendable {
     public var rho: Double = 0.03
     /// Over-relaxation α in (0, 2); 1 (none) works best with Anderson acceleration.
     public var alpha: Double = 1.0
-    /// Stop an objective when its certified bound and its primal estimate agree
-    /// to tolerance·max(1, |bound|) and the primal residual is small.
+    /// Stop an objective when its certified bound and the objective at a point of
+    /// the relaxation agree to tolerance·max(1, |bound|): a certified gap.
     public var tolerance: Double = 5e-4
-    /// Residual tolerances (absolute per coordinate, relative to the iterates).
-    public var absoluteTolerance: Double = 1e-6
-    public var relativeTolerance: Double = 1e-4
     public var maxIterations: Int = 20_000
     /// Wall-clock budget for one solve, in seconds (nil: none).
     public var deadline: Double? = nil

@@ -20,8 +20,6 @@ final class Layout: Sendable {
     let slotNode: [Int]
     let slotsOfNode: [[Int]]
     let blocks: [AffineBlock]
-    /// ReLU node -> its pre-activation node, for ReLUs in the problem.
-    let reluInput: [Int: Int]
     /// Pre-activation node -> its ReLU.
     let reluOf: [Int: Int]
     /// Pre-activation node -> the output slot of its affine block (its duals are the multipliers).
@@ -34,9 +32,8 @@ final class Layout: Sendable {
         var slotNode: [Int] = []
         var blocks: [AffineBlock] = []
         var dualSlot: [Int: Int] = [:]
-        var reluInput: [Int: Int] = [:]
         var reluOf: [Int: Int] = [:]
-        for v in live { if case .relu(let u) = graph.nodes[v].operation { reluOf[u] = v; reluInput[v] = u } }
+        for v in live { if case .relu(let u) = graph.nodes[v].operation { reluOf[u] = v } }
         func slot(_ v: Int) -> Int {
             slotNode.append(v)
             return slotNode.count - 1
@@ -55,7 +52,6 @@ final class Layout: Sendable {
         self.slotsOfNode = slotsOfNode
         self.blocks = blocks
         self.dualSlot = dualSlot
-        self.reluInput = reluInput
         self.reluOf = reluOf
     }
 }
@@ -336,18 +332,9 @@ public struct SplittingSolver: Sendable {
         return out
     }
 
-    static func objectiveValue(_ s: WorkingState, _ c: Matrix, column j: Int, target: Int) -> Double {
-        var v = 0.0
-        let y = s.y[target]
-        for i in 0..<c.rows { v += c.data[i + j * c.rows] * y.data[i + j * y.rows] }
-        return v
-    }
-
     struct Residuals {
         var primal: [Double]
         var dual: [Double]
-        var primalOK: [Bool]
-        var dualOK: [Bool]
     }
 
     /// One ADMM iteration: the affine projections (block A), then each node's
@@ -494,11 +481,9 @@ public struct SplittingSolver: Sendable {
         var dual = [Double](repeating: 0, count: k)
         var yNorm = [Double](repeating: 0, count: k)
         var uNorm = [Double](repeating: 0, count: k)
-        var dimension = 0
         for slot in layout.slotNode.indices {
             let v = layout.slotNode[slot]
             let n = graph.nodes[v].size
-            dimension += n
             let yv = s.y[v]
             let yOld = old[v] ?? yv
             s.u[slot].data.withUnsafeMutableBufferPointer { up in
@@ -526,16 +511,12 @@ public struct SplittingSolver: Sendable {
                 }
             }
         }
-        var result = Residuals(primal: primal, dual: dual, primalOK: [Bool](repeating: false, count: k),
-                               dualOK: [Bool](repeating: false, count: k))
-        let root = Double(dimension).squareRoot()
+        var result = Residuals(primal: primal, dual: dual)
         for c in 0..<k {
             result.primal[c] = primal[c].squareRoot()
             result.dual[c] = s.rho[c] * dual[c].squareRoot()
             let scaleP = max(xNorm[c], yNorm[c]).squareRoot()
             let scaleD = s.rho[c] * uNorm[c].squareRoot()
-            result.primalOK[c] = result.primal[c] <= root * settings.absoluteTolerance + settings.relativeTolerance * scaleP
-            result.dualOK[c] = result.dual[c] <= root * settings.absoluteTolerance + settings.relativeTolerance * scaleD
             s.scalePrimal[c] = scaleP
             s.scaleDual[c] = scaleD
         }

@@ -105,7 +105,6 @@ struct BoundComputation {
         }
         if method == "ibp" {
             let b = IBP.bounds(graph, box: box)
-            let dual = DualBound(graph: graph)
             // IBP of a linear objective: the box of the outputs.
             var lo = [Double](), hi = [Double]()
             for row in rows {
@@ -118,24 +117,26 @@ struct BoundComputation {
                 lo.append(l - margin)
                 hi.append(h + margin)
             }
-            _ = dual
             return BoundComputation(lower: lo, upper: hi, crownLower: lo, crownUpper: hi, estimateLower: nil,
                                     estimateUpper: nil, iterations: 0, stop: "converged",
                                     unstable: IntermediateBounds.unstableCount(graph, b))
         }
-        let solver = try SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box))
+        let dual = DualBound(graph: graph)
+        let crownBounds = IntermediateBounds.crown(graph, box: box, dual: dual)
         if method == "crown" {
-            let bounds = IntermediateBounds.crown(graph, box: box, dual: solver.dual)
-            let r = solver.dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds, rule: .crown)
+            let bounds = crownBounds
+            let r = dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds, rule: .crown)
             let lo = Array(r.lower[0..<k]), hi = r.lower[k...].map { -$0 }
             return BoundComputation(lower: lo, upper: hi, crownLower: lo, crownUpper: hi, estimateLower: nil,
                                     estimateUpper: nil, iterations: 0, stop: "converged",
                                     unstable: IntermediateBounds.unstableCount(graph, bounds))
         }
+        let solver = try SplittingSolver(graph: graph, scaling: crownBounds)
         var workspaces: [Int: Workspace] = [:]
         var stats = IntermediateStatistics()
-        let bounds = solver.intermediateBounds(box: box, method: intermediates, workspaces: &workspaces,
-                                               settings: settings, statistics: &stats)
+        let bounds = intermediates == .crown ? crownBounds
+            : solver.intermediateBounds(box: box, method: intermediates, workspaces: &workspaces,
+                                        settings: settings, statistics: &stats)
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * k)
         let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
         return BoundComputation(lower: Array(sol.lower[0..<k]), upper: sol.lower[k...].map { -$0 },

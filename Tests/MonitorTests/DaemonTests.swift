@@ -60,8 +60,8 @@ final class DaemonHarness {
         try process.run()
         // Connect once the daemon has bound both endpoints (connecting earlier
         // relies on libzmq's reconnect timer, which made this harness flaky).
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && process.isRunning
+        let deadline = Deadline(seconds: 30)
+        while !deadline.passed && process.isRunning
                 && !((!sensorBind || FileManager.default.fileExists(atPath: directory.path + "/sensor"))
                      && FileManager.default.fileExists(atPath: directory.path + "/alerts")) {
             Thread.sleep(forTimeInterval: 0.02)
@@ -86,8 +86,8 @@ final class DaemonHarness {
     /// Collects messages until `done` holds or the time runs out.
     @discardableResult
     func collect(seconds: Double, until done: ([(topic: String, body: [String: Any])]) -> Bool) throws -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
+        let end = Deadline(seconds: seconds)
+        while !end.passed {
             if done(messages) { return true }
             guard let f = try alerts.receive(timeoutMilliseconds: 50), f.count == 2 else { continue }
             let body = (try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any]) ?? [:]
@@ -119,8 +119,8 @@ final class DaemonHarness {
 
     func stop() -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let end = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        let end = Deadline(seconds: 10)
+        while process.isRunning && !end.passed { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return -1 }
         sensor.close()
         alerts.close()
@@ -232,11 +232,11 @@ final class DaemonTests: XCTestCase {
         try d.handshake()
         let before = d.messages.filter { $0.topic == "heartbeat" }.count
         kill(d.process.processIdentifier, SIGTERM)
-        let start = Date()
+        let start = monotonicNow()
         try d.collect(seconds: 5) { m in m.filter { $0.topic == "heartbeat" }.count > before }
         XCTAssertGreaterThan(d.messages.filter { $0.topic == "heartbeat" }.count, before, "the last counters are flushed")
         XCTAssertEqual(d.stop(), 0)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertLessThan(secondsSince(start), 5)
     }
 
     func testCheckRefusesABadConfigurationNamingTheKey() throws {

@@ -23,8 +23,8 @@ final class NotifyListener: @unchecked Sendable {
     /// Datagrams received within `seconds`.
     func read(seconds: Double) -> [String] {
         var out: [String] = []
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
+        let end = Deadline(seconds: seconds)
+        while !end.passed {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 50) == 1 else { continue }
             var buffer = [UInt8](repeating: 0, count: 4096)

@@ -52,8 +52,8 @@ final class ZMQSocketTests: XCTestCase {
         _ pub: ZMQSocket, _ sub: ZMQSocket, _ frames: [Data], seconds: Double = 5,
         seen: ((([Data]) -> Void))? = nil
     ) throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        let deadline = Deadline(seconds: seconds)
+        while !deadline.passed {
             _ = try pub.send(frames)
             if let message = try sub.receive(timeoutMilliseconds: 50) {
                 seen?(message)
@@ -101,9 +101,9 @@ final class ZMQSocketTests: XCTestCase {
         let sub = try ZMQSocket(context: context, kind: .subscriber)
         try sub.subscribe("")
         try sub.connect("tcp://127.0.0.1:1")  // nothing listens; libzmq just keeps retrying
-        let start = Date()
+        let start = monotonicNow()
         XCTAssertNil(try sub.receive(timeoutMilliseconds: 200))
-        let elapsed = Date().timeIntervalSince(start)
+        let elapsed = secondsSince(start)
         XCTAssertGreaterThanOrEqual(elapsed, 0.19)
         XCTAssertLessThan(elapsed, 1.5)
         XCTAssertNil(try sub.receive(timeoutMilliseconds: 0))
@@ -123,8 +123,8 @@ final class ZMQSocketTests: XCTestCase {
         let rest = try sub.receiveAvailable(limit: 100)
         XCTAssertGreaterThan(rest.count, 1, "expected a backlog to drain in one call")
         messages += rest
-        let deadline = Date().addingTimeInterval(2)  // only if the burst was split
-        while messages.count < 10 && Date() < deadline {
+        let deadline = Deadline(seconds: 2)  // only if the burst was split
+        while messages.count < 10 && !deadline.passed {
             messages += try sub.receiveAvailable(limit: 100)
             if messages.count < 10, let one = try sub.receive(timeoutMilliseconds: 50) { messages.append(one) }
         }
@@ -169,11 +169,11 @@ final class ZMQSocketTests: XCTestCase {
     func testNonBlockingSendWithoutSubscribersSucceeds() throws {
         let pub = try ZMQSocket(context: context, kind: .publisher)
         try pub.bind("tcp://127.0.0.1:*")
-        let start = Date()
+        let start = monotonicNow()
         for i in 0..<1000 {
             XCTAssertTrue(try pub.send([data("t"), data("\(i)")]))
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2)
+        XCTAssertLessThan(secondsSince(start), 2)
     }
 
     /// PUB at the high-water mark drops silently: send neither blocks nor reports
@@ -186,9 +186,9 @@ final class ZMQSocketTests: XCTestCase {
         let payload = Data(count: 10_000)
         let sent = 5_000  // 50 MB: far more than the HWMs plus loopback socket buffers
         var refused = 0
-        let start = Date()
+        let start = monotonicNow()
         for _ in 0..<sent where !(try pub.send([data("h"), payload])) { refused += 1 }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        XCTAssertLessThan(secondsSince(start), 10)
         XCTAssertEqual(refused, 0, "libzmq PUB never reports EAGAIN")
         var received = 0
         while true {  // ends: at most `sent` messages exist
@@ -230,10 +230,10 @@ final class ZMQSocketTests: XCTestCase {
         thread.start()
         XCTAssertEqual(started.wait(timeout: .now() + 5), .success)
         Thread.sleep(forTimeInterval: 0.2)  // let it block in zmq_poll
-        let start = Date()
+        let start = monotonicNow()
         context.shutdown()
         XCTAssertEqual(finished.wait(timeout: .now() + 12), .success)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+        XCTAssertLessThan(secondsSince(start), 1)
         XCTAssertEqual(outcome.value, "terminated")
         context.terminate()  // the thread closed its socket, so this returns at once
         XCTAssertThrowsError(try ZMQSocket(context: context, kind: .publisher)) {
