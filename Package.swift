@@ -68,8 +68,9 @@ let package = Package(
         .testTarget(name: "ReachabilityTests", dependencies: ["Reachability", "Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "ConvTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .target(name: "TestClock", path: "Tests/TestClock"),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard", "TestClock"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "TestClock"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -96,25 +96,17 @@ public struct Convolution2D: Sendable, Equatable {
     /// y = alpha·K x + beta·y for `columns` column vectors (x: cols × k, y: rows × k, contiguous).
     public func apply(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, columns k: Int,
                       alpha: Double = 1, beta: Double = 0) {
-        let op = outPixels, pt = patch
-        var buffer = [Double](repeating: 0, count: op * pt)
-        let groupStride = channelsPerGroup * inPixels
-        table.withUnsafeBufferPointer { tp in
-            kernel.withUnsafeBufferPointer { kp in
-                buffer.withUnsafeMutableBufferPointer { bp in
-                    guard let b = bp.baseAddress, let kb = kp.baseAddress else { return }
-                    for c in 0..<k {
-                        let xc = x + c * cols, yc = y + c * rows
-                        for g in 0..<groups {
-                            let xg = xc + g * groupStride
-                            for i in 0..<(op * pt) { let s = Int(tp[i]); b[i] = s >= 0 ? xg[s] : 0 }
-                            // Y_g (outPixels × outPerGroup) = P_g · Kᵀ_g
-                            BLAS.gemm(m: op, n: outPerGroup, k: pt, alpha: alpha,
-                                      a: b, lda: op, transposeA: false,
-                                      b: kb + g * outPerGroup * pt, ldb: pt, transposeB: false,
-                                      beta: beta, c: yc + g * outPerGroup * op, ldc: op)
-                        }
-                    }
+        withBuffers { table, kernel, buffer in
+            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels
+            for c in 0..<k {
+                let xc = x + c * cols, yc = y + c * rows
+                for g in 0..<groups {
+                    let xg = xc + g * groupStride
+                    for i in 0..<(op * pt) { let s = Int(table[i]); buffer[i] = s >= 0 ? xg[s] : 0 }
+                    // Y_g (outPixels × outPerGroup) = P_g · Kᵀ_g
+                    BLAS.gemm(m: op, n: outPerGroup, k: pt, alpha: alpha, a: buffer, lda: op, transposeA: false,
+                              b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: false,
+                              beta: beta, c: yc + g * outPerGroup * op, ldc: op)
                 }
             }
         }
@@ -123,27 +115,29 @@ public struct Convolution2D: Sendable, Equatable {
     /// x = alpha·Kᵀ y + beta·x for `columns` column vectors (y: rows × k, x: cols × k).
     public func applyTranspose(_ y: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>, columns k: Int,
                                alpha: Double = 1, beta: Double = 0) {
-        let op = outPixels, pt = patch
-        var buffer = [Double](repeating: 0, count: op * pt)
-        let groupStride = channelsPerGroup * inPixels
+        withBuffers { table, kernel, buffer in
+            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels
+            for c in 0..<k {
+                let xc = x + c * cols, yc = y + c * rows
+                if beta == 0 { for i in 0..<cols { xc[i] = 0 } } else if beta != 1 { for i in 0..<cols { xc[i] *= beta } }
+                for g in 0..<groups {
+                    // P'_g (outPixels × patch) = Y_g · K_g, scattered back onto the input (col2im).
+                    BLAS.gemm(m: op, n: pt, k: outPerGroup, alpha: alpha, a: yc + g * outPerGroup * op, lda: op, transposeA: false,
+                              b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: true, beta: 0, c: buffer, ldc: op)
+                    let xg = xc + g * groupStride
+                    for i in 0..<(op * pt) { let s = Int(table[i]); if s >= 0 { xg[s] += buffer[i] } }
+                }
+            }
+        }
+    }
+
+    /// The gather table, the kernel and an im2col buffer (outPixels × patch) as pointers.
+    private func withBuffers(_ body: (UnsafePointer<Int32>, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
+        var buffer = [Double](repeating: 0, count: outPixels * patch)
         table.withUnsafeBufferPointer { tp in
             kernel.withUnsafeBufferPointer { kp in
                 buffer.withUnsafeMutableBufferPointer { bp in
-                    guard let b = bp.baseAddress, let kb = kp.baseAddress else { return }
-                    for c in 0..<k {
-                        let xc = x + c * cols, yc = y + c * rows
-                        if beta == 0 { for i in 0..<cols { xc[i] = 0 } }
-                        else if beta != 1 { for i in 0..<cols { xc[i] *= beta } }
-                        for g in 0..<groups {
-                            // P'_g (outPixels × patch) = Y_g · K_g, then scattered back (col2im).
-                            BLAS.gemm(m: op, n: pt, k: outPerGroup, alpha: alpha,
-                                      a: yc + g * outPerGroup * op, lda: op, transposeA: false,
-                                      b: kb + g * outPerGroup * pt, ldb: pt, transposeB: true,
-                                      beta: 0, c: b, ldc: op)
-                            let xg = xc + g * groupStride
-                            for i in 0..<(op * pt) { let s = Int(tp[i]); if s >= 0 { xg[s] += b[i] } }
-                        }
-                    }
+                    if let t = tp.baseAddress, let k = kp.baseAddress, let b = bp.baseAddress { body(t, k, b) }
                 }
             }
         }

@@ -140,66 +140,63 @@ public indirect enum LinearMap: Sendable, Equatable {
     /// Y = alpha·M X + beta·Y for k columns (X: cols × k, Y: rows × k, contiguous).
     public func apply(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, columns k: Int,
                       alpha: Double = 1, beta: Double = 0) {
-        let m = rows, n = cols
-        switch self {
-        case .dense(let w):
-            w.data.withUnsafeBufferPointer { wp in
-                BLAS.gemm(m: m, n: k, k: n, alpha: alpha, a: wp.baseAddress, lda: max(1, m), transposeA: false,
-                          b: x, ldb: max(1, n), transposeB: false, beta: beta, c: y, ldc: max(1, m))
-            }
-        case .diagonal(let d):
-            for c in 0..<k {
-                let o = c * m
-                for i in 0..<m { y[o + i] = alpha * d[i] * x[o + i] + (beta == 0 ? 0 : beta * y[o + i]) }
-            }
-        case .convolution(let conv):
-            conv.apply(x, y, columns: k, alpha: alpha, beta: beta)
-        case .scaled(let l, let inner, let r):
-            var t = [Double](repeating: 0, count: n * k)
-            for c in 0..<k { for j in 0..<n { t[j + c * n] = x[j + c * n] * (r?[j] ?? 1) } }
-            var z = [Double](repeating: 0, count: m * k)
-            t.withUnsafeBufferPointer { tp in
-                z.withUnsafeMutableBufferPointer { zp in
-                    if let a = tp.baseAddress, let b = zp.baseAddress { inner.apply(a, b, columns: k) }
-                }
-            }
-            for c in 0..<k {
-                for i in 0..<m {
-                    let v = alpha * z[i + c * m] * (l?[i] ?? 1)
-                    y[i + c * m] = beta == 0 ? v : v + beta * y[i + c * m]
-                }
-            }
-        }
+        run(x, y, columns: k, alpha: alpha, beta: beta, transposed: false)
     }
 
     /// X = alpha·Mᵀ Y + beta·X for k columns (Y: rows × k, X: cols × k).
     public func applyTranspose(_ y: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>, columns k: Int,
                                alpha: Double = 1, beta: Double = 0) {
-        let m = rows, n = cols
+        run(y, x, columns: k, alpha: alpha, beta: beta, transposed: true)
+    }
+
+    /// out = alpha·op(M) v + beta·out, op(M) = M or Mᵀ.
+    func run(_ v: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, columns k: Int,
+             alpha: Double, beta: Double, transposed: Bool) {
+        let (m, n) = transposed ? (cols, rows) : (rows, cols)   // out has m rows, v has n
         switch self {
         case .dense(let w):
             w.data.withUnsafeBufferPointer { wp in
-                BLAS.gemm(m: n, n: k, k: m, alpha: alpha, a: wp.baseAddress, lda: max(1, m), transposeA: true,
-                          b: y, ldb: max(1, m), transposeB: false, beta: beta, c: x, ldc: max(1, n))
+                BLAS.gemm(m: m, n: k, k: n, alpha: alpha, a: wp.baseAddress, lda: max(1, w.rows), transposeA: transposed,
+                          b: v, ldb: max(1, n), transposeB: false, beta: beta, c: out, ldc: max(1, m))
             }
-        case .diagonal:
-            apply(y, x, columns: k, alpha: alpha, beta: beta)
+        case .diagonal(let d):
+            for c in 0..<k {
+                let o = c * m
+                for i in 0..<m { out[o + i] = alpha * d[i] * v[o + i] + (beta == 0 ? 0 : beta * out[o + i]) }
+            }
         case .convolution(let conv):
-            conv.applyTranspose(y, x, columns: k, alpha: alpha, beta: beta)
+            if transposed { conv.applyTranspose(v, out, columns: k, alpha: alpha, beta: beta) }
+            else { conv.apply(v, out, columns: k, alpha: alpha, beta: beta) }
         case .scaled(let l, let inner, let r):
-            var t = [Double](repeating: 0, count: m * k)
-            for c in 0..<k { for i in 0..<m { t[i + c * m] = y[i + c * m] * (l?[i] ?? 1) } }
-            var z = [Double](repeating: 0, count: n * k)
+            // diag(first) on the way in, the inner map, diag(last) on the way out.
+            let (first, last) = transposed ? (l, r) : (r, l)
+            var t = [Double](repeating: 0, count: n * k)
+            for c in 0..<k { for j in 0..<n { t[j + c * n] = v[j + c * n] * (first?[j] ?? 1) } }
+            var z = [Double](repeating: 0, count: m * k)
             t.withUnsafeBufferPointer { tp in
                 z.withUnsafeMutableBufferPointer { zp in
-                    if let a = tp.baseAddress, let b = zp.baseAddress { inner.applyTranspose(a, b, columns: k) }
+                    if let a = tp.baseAddress, let b = zp.baseAddress {
+                        inner.run(a, b, columns: k, alpha: 1, beta: 0, transposed: transposed)
+                    }
                 }
             }
             for c in 0..<k {
-                for j in 0..<n {
-                    let v = alpha * z[j + c * n] * (r?[j] ?? 1)
-                    x[j + c * n] = beta == 0 ? v : v + beta * x[j + c * n]
+                for i in 0..<m {
+                    let value = alpha * z[i + c * m] * (last?[i] ?? 1)
+                    out[i + c * m] = beta == 0 ? value : value + beta * out[i + c * m]
                 }
+            }
+        }
+    }
+
+    /// Array forms over contiguous column-major storage (a Matrix's data or a vector).
+    func run(_ v: [Double], _ out: inout [Double], columns k: Int, alpha: Double, beta: Double, transposed: Bool) {
+        if out.isEmpty { return }
+        v.withUnsafeBufferPointer { vp in
+            out.withUnsafeMutableBufferPointer { op in
+                guard let ob = op.baseAddress else { return }
+                if let vb = vp.baseAddress { run(vb, ob, columns: k, alpha: alpha, beta: beta, transposed: transposed) }
+                else { for i in 0..<op.count { ob[i] *= beta } }
             }
         }
     }
@@ -207,52 +204,24 @@ public indirect enum LinearMap: Sendable, Equatable {
     /// Matrix forms: Y = alpha·M X + beta·Y.
     public func apply(_ x: Matrix, into y: inout Matrix, alpha: Double = 1, beta: Double = 0) {
         precondition(x.rows == cols && y.rows == rows && x.cols == y.cols, "LinearMap.apply: shape mismatch")
-        if y.data.isEmpty { return }
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                guard let yb = yp.baseAddress else { return }
-                if let xb = xp.baseAddress { apply(xb, yb, columns: x.cols, alpha: alpha, beta: beta) }
-                else { for i in 0..<yp.count { yb[i] *= beta } }
-            }
-        }
+        run(x.data, &y.data, columns: x.cols, alpha: alpha, beta: beta, transposed: false)
     }
 
     /// X = alpha·Mᵀ Y + beta·X.
     public func applyTranspose(_ y: Matrix, into x: inout Matrix, alpha: Double = 1, beta: Double = 0) {
         precondition(y.rows == rows && x.rows == cols && x.cols == y.cols, "LinearMap.applyTranspose: shape mismatch")
-        if x.data.isEmpty { return }
-        y.data.withUnsafeBufferPointer { yp in
-            x.data.withUnsafeMutableBufferPointer { xp in
-                guard let xb = xp.baseAddress else { return }
-                if let yb = yp.baseAddress { applyTranspose(yb, xb, columns: y.cols, alpha: alpha, beta: beta) }
-                else { for i in 0..<xp.count { xb[i] *= beta } }
-            }
-        }
+        run(y.data, &x.data, columns: y.cols, alpha: alpha, beta: beta, transposed: true)
     }
 
     /// Vector forms.
     public func apply(_ x: [Double], into y: inout [Double], alpha: Double = 1, beta: Double = 0) {
         precondition(x.count == cols && y.count == rows, "LinearMap.apply: shape mismatch")
-        if y.isEmpty { return }
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                guard let yb = yp.baseAddress else { return }
-                if let xb = xp.baseAddress { apply(xb, yb, columns: 1, alpha: alpha, beta: beta) }
-                else { for i in 0..<yp.count { yb[i] *= beta } }
-            }
-        }
+        run(x, &y, columns: 1, alpha: alpha, beta: beta, transposed: false)
     }
 
     public func applyTranspose(_ y: [Double], into x: inout [Double], alpha: Double = 1, beta: Double = 0) {
         precondition(y.count == rows && x.count == cols, "LinearMap.applyTranspose: shape mismatch")
-        if x.isEmpty { return }
-        y.withUnsafeBufferPointer { yp in
-            x.withUnsafeMutableBufferPointer { xp in
-                guard let xb = xp.baseAddress else { return }
-                if let yb = yp.baseAddress { applyTranspose(yb, xb, columns: 1, alpha: alpha, beta: beta) }
-                else { for i in 0..<xp.count { xb[i] *= beta } }
-            }
-        }
+        run(y, &x, columns: 1, alpha: alpha, beta: beta, transposed: true)
     }
 
     /// outer ∘ inner (x ↦ outer(inner(x))) in a stored form, or nil when the

@@ -149,6 +149,14 @@ private struct GraphBuilder {
             }
         }
         if shape.isEmpty { throw fail("input '\(info.name)' is a scalar; expected a tensor") }
+        var total = 1
+        for d in shape {
+            let (p, o) = total.multipliedReportingOverflow(by: d)
+            guard !o, p <= maximumDenseEntries else {
+                throw fail("input '\(info.name)' of shape \(shape) has more than \(maximumDenseEntries) values")
+            }
+            total = p
+        }
         return shape
     }
 
@@ -301,6 +309,23 @@ private struct GraphBuilder {
         let (p, o) = rows.multipliedReportingOverflow(by: cols)
         if o || p > maximumDenseEntries {
             throw fail(node, "expands to a \(rows)x\(cols) dense matrix, larger than supported")
+        }
+    }
+
+    /// Activations, and the im2col gather table (one index per output pixel and
+    /// tap), must fit the same budget as a dense layer; indices are 32-bit.
+    func checkConvolutionSize(_ node: Onnx_NodeProto, output: [Int], table: [Int]) throws {
+        func product(_ xs: [Int]) -> Int? {
+            var p = 1
+            for x in xs {
+                let (q, o) = p.multipliedReportingOverflow(by: x)
+                if o || q > maximumDenseEntries { return nil }
+                p = q
+            }
+            return p
+        }
+        guard product(output) != nil, product(table) != nil else {
+            throw fail(node, "output \(output) or im2col table \(table) exceeds the supported \(maximumDenseEntries) values")
         }
     }
 
@@ -590,7 +615,7 @@ private struct GraphBuilder {
             throw fail(node, "kernel_shape \(ks) differs from the kernel's \([kh, kw])")
         }
         guard strides.count == 2, dil.count == 2, pads.count == 4,
-              strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }) else {
+              (strides + dil).allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }), pads.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }) else {
             throw fail(node, "invalid strides, dilations or pads")
         }
         if let autoPad = attribute(node, "auto_pad").flatMap({ String(data: $0.s, encoding: .utf8) }),
@@ -614,9 +639,8 @@ private struct GraphBuilder {
         let oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) / strides[0] + 1
         let ow = (wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / strides[1] + 1
         guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
+        try checkConvolutionSize(node, output: [m, oh, ow], table: [oh, ow, cg, kh, kw])
         let rows = m * oh * ow
-        // The im2col gather table holds one index per output pixel and tap.
-        try checkDense(node, oh * ow, cg * kh * kw)
         let convolution = Convolution2D(inChannels: c, inHeight: h, inWidth: wd, outChannels: m,
                                         kernelHeight: kh, kernelWidth: kw, kernel: w.data,
                                         stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]),
@@ -652,14 +676,15 @@ private struct GraphBuilder {
             if let a = attribute(node, "auto_pad").flatMap({ String(data: $0.s, encoding: .utf8) }), a != "NOTSET", !a.isEmpty, a != "VALID" {
                 throw fail(node, "auto_pad \(a) is not supported")
             }
-            guard strides.count == 2, pads.count == 4, strides.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }) else {
+            guard strides.count == 2, pads.count == 4, strides.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }),
+                  pads.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }), kernel.allSatisfy({ $0 <= 1 << 16 }) else {
                 throw fail(node, "invalid strides or pads")
             }
         }
         let oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
         let ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
         guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
-        try checkDense(node, oh * ow, kernel[0] * kernel[1])
+        try checkConvolutionSize(node, output: [c, oh, ow], table: [oh, ow, kernel[0], kernel[1]])
         // A depthwise convolution summing each window, then the divisor per output.
         let sum = Convolution2D(inChannels: c, inHeight: h, inWidth: w, outChannels: c,
                                 kernelHeight: kernel[0], kernelWidth: kernel[1],

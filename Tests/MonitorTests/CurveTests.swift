@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestClock
 import Transport
 
 final class CurveTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestClock
 
 /// The notify protocol without systemd as PID 1: the test owns the datagram
 /// socket named by NOTIFY_SOCKET and reads what the daemon sends.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestClock
 @testable import Transport
 
 /// Real sockets on loopback only. Every wait is bounded by a deadline.
