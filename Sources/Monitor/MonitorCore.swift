@@ -25,6 +25,9 @@ public final class MonitorCore {
     let started = DispatchTime.now().uptimeNanoseconds
     /// Connections refused by authentication (CURVE), read at each heartbeat.
     public var rejectedCount: () -> Int = { 0 }
+    /// Handshakes that failed before authentication (a client offering no key, a
+    /// wrong server key, not ZMTP at all), read at each heartbeat.
+    public var handshakeFailureCount: () -> Int = { 0 }
 
     public init(configuration: MonitorConfiguration) throws {
         self.configuration = configuration
@@ -109,7 +112,7 @@ public final class MonitorCore {
         let hb: [String: Any] = [
             "received": counters.received, "processed": counters.processed, "skipped": counters.skipped,
             "invalid": counters.invalid, "deadline_misses": counters.deadlineMisses, "dropped": counters.dropped,
-            "rejected": rejectedCount(),
+            "rejected": rejectedCount(), "handshake_failures": handshakeFailureCount(),
             "uptime_s": Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
             "latency_ms": ["p50": percentile(0.5), "p99": percentile(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
                            "count": sorted.count],

@@ -139,3 +139,69 @@ private final class ErrorBox: @unchecked Sendable {
     var error: Error? { lock.lock(); defer { lock.unlock() }; return value }
     func set(_ e: Error) { lock.lock(); value = e; lock.unlock() }
 }
+
+/// Counts failed handshakes on monitored sockets, on its own thread. A CURVE
+/// server's ZAP handler only sees clients that speak CURVE; one that offers no
+/// key (or a wrong server key, or garbage) fails the handshake before
+/// authentication, and libzmq reports it only through a socket monitor.
+public final class HandshakeMonitor: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _failures = 0
+    private var _authenticationFailures = 0
+    private var running = true
+
+    /// Handshakes that failed for any reason (protocol, mechanism mismatch or authentication).
+    public var failures: Int { lock.lock(); defer { lock.unlock() }; return _failures }
+    /// Of those, the ones a ZAP handler refused.
+    public var authenticationFailures: Int { lock.lock(); defer { lock.unlock() }; return _authenticationFailures }
+
+    /// Monitors `sockets`; each gets its own inproc endpoint named after `name`.
+    public init(context: ZMQContext, sockets: [ZMQSocket], name: String) throws {
+        var endpoints: [String] = []
+        for (i, socket) in sockets.enumerated() {
+            let endpoint = "inproc://reachguard-monitor-\(name)-\(i)"
+            try socket.monitorHandshakeFailures(on: endpoint)
+            endpoints.append(endpoint)
+        }
+        let ready = DispatchSemaphore(value: 0)
+        let failure = ErrorBox()
+        let list = endpoints
+        let body: @Sendable () -> Void = { [self] in
+            var readers: [ZMQSocket] = []
+            do {
+                for endpoint in list {
+                    let reader = try ZMQSocket(context: context, kind: .pair)
+                    try reader.connect(endpoint)
+                    readers.append(reader)
+                }
+            } catch {
+                failure.set(error)
+                ready.signal()
+                return
+            }
+            ready.signal()
+            loop: while isRunning {
+                for reader in readers {
+                    let got: [Data]?
+                    do { got = try reader.receive(timeoutMilliseconds: 50) } catch { break loop }   // context shut down
+                    // Frame 1: event number (16 bits) and value (32 bits), little-endian; frame 2: the peer address.
+                    guard let frames = got, let first = frames.first, first.count >= 2 else { continue }
+                    let event = Int32(first[first.startIndex]) | Int32(first[first.startIndex + 1]) << 8
+                    lock.lock()
+                    _failures += 1
+                    if event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH { _authenticationFailures += 1 }
+                    lock.unlock()
+                }
+            }
+            for reader in readers { reader.close() }
+        }
+        Thread(block: body).start()
+        ready.wait()
+        if let e = failure.error { throw e }
+    }
+
+    private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+
+    /// Stops the reader thread (it also stops when the context shuts down).
+    public func stop() { lock.lock(); running = false; lock.unlock() }
+}

@@ -10,6 +10,8 @@ public final class ZMQSocket {
         case subscriber
         /// REP, for the ZAP authentication handler.
         case reply
+        /// PAIR, for reading a socket monitor's events.
+        case pair
     }
 
     public let kind: Kind
@@ -24,6 +26,7 @@ public final class ZMQSocket {
         case .publisher: type = ZMQ_PUB
         case .subscriber: type = ZMQ_SUB
         case .reply: type = ZMQ_REP
+        case .pair: type = ZMQ_PAIR
         }
         let handle = try context.withHandle("zmq_socket") { ctx in
             guard let socket = zmq_socket(ctx, type) else { throw ZMQError.last("zmq_socket") }
@@ -62,6 +65,14 @@ public final class ZMQSocket {
         let handle = try live("bind \(endpoint)")
         guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError.last("bind \(endpoint)") }
         return lastEndpoint ?? endpoint
+    }
+
+    /// Publishes this socket's handshake-failure events on the inproc `endpoint`
+    /// (read them with a `.pair` socket connected there; see `HandshakeMonitor`).
+    public func monitorHandshakeFailures(on endpoint: String) throws {
+        let handle = try live("monitor \(endpoint)")
+        let events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        guard zmq_socket_monitor(handle, endpoint, Int32(events)) == 0 else { throw ZMQError.last("monitor \(endpoint)") }
     }
 
     /// Connects to `endpoint`. Returns at once: libzmq connects (and reconnects)

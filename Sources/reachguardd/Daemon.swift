@@ -98,6 +98,17 @@ final class Daemon {
         if let curveSecret { try alerts.setCurveServer(secretKey: curveSecret) }
         try alerts.setSendHighWaterMark(Int(c.sendHighWaterMark))
         _ = try alerts.bind(c.alertEndpoint)
+        // Clients without a key never reach the ZAP handler: count their failed handshakes too.
+        var handshakes: HandshakeMonitor? = nil
+        if curveSecret != nil {
+            handshakes = try HandshakeMonitor(context: context, sockets: [sensor, alerts],
+                                              name: "\(DispatchTime.now().uptimeNanoseconds)")
+        }
+        defer { handshakes?.stop() }
+        core.handshakeFailureCount = {
+            guard let h = handshakes else { return 0 }
+            return h.failures - h.authenticationFailures   // ZAP refusals are in `rejected` already
+        }
         for endpoint in [c.sensorEndpoint, c.alertEndpoint] where curveSecret == nil
             && !(endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost")) {
             logger.warning("endpoint \(endpoint) is not loopback or ipc:// and runs in the clear")

@@ -69,6 +69,7 @@ final class CurveTests: XCTestCase {
         XCTAssertNil(seen[667], "a keyless state never reaches the solver")
         XCTAssertEqual(heard, 0, "supervisors without an authorized key receive nothing")
         XCTAssertGreaterThan(lastBeat["rejected"] as? Int ?? 0, 0, "refusals are counted")
+        XCTAssertGreaterThan(lastBeat["handshake_failures"] as? Int ?? 0, 0, "keyless clients' failed handshakes are counted")
         for s in [supervisor, eavesdropper, strangerSub, good, evil, plain] { s.close() }
     }
 }
