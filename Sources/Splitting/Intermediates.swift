@@ -25,12 +25,17 @@ public struct IntermediateStatistics: Sendable {
 }
 
 extension SplittingSolver {
+    /// Layers up to this width keep one warm workspace for LP-tight bounds; wider
+    /// ones are solved in chunks of this many neurons.
+    public static let warmLayerWidth = 128
+
     /// Per-node bounds for inputs in `box`. For `.lp`, `workspaces` keeps one
     /// warm state per pre-activation node across calls (the caller owns it).
     public func intermediateBounds(box: Interval, method: IntermediateMethod,
                                    workspaces: inout [Int: Workspace],
                                    settings: Settings = Settings(),
-                                   statistics: inout IntermediateStatistics) -> [Interval] {
+                                   statistics: inout IntermediateStatistics,
+                                   chunk: Int = SplittingSolver.warmLayerWidth) -> [Interval] {
         switch method {
         case .ibp:
             return IBP.bounds(graph, box: box)
@@ -57,38 +62,54 @@ extension SplittingSolver {
                     IntermediateBounds.crownBounds(of: w, box: box, bounds: bounds, evaluator: dual))
                 statistics.unstableBefore += zip(bounds[w].lower, bounds[w].upper).filter { $0 < 0 && $1 > 0 }.count
                 let n = node.size
-                var active = [Bool](repeating: false, count: 2 * n)
-                for i in 0..<n where bounds[w].lower[i] < 0 && bounds[w].upper[i] > 0 {
-                    active[i] = true
-                    active[n + i] = true
-                }
-                guard active.contains(true) else { continue }
-                var c = Matrix(rows: n, cols: 2 * n)
-                for i in 0..<n {
-                    c[i, i] = 1
-                    c[i, n + i] = -1
-                }
-                var ws = workspaces[w] ?? makeWorkspace(target: w, columns: 2 * n)
+                let unstable = (0..<n).filter { bounds[w].lower[$0] < 0 && bounds[w].upper[$0] > 0 }
+                guard !unstable.isEmpty else { continue }
                 // Looseness here compounds through the layers above: solve these a little tighter.
                 var layerSettings = settings
                 layerSettings.tolerance = min(settings.tolerance, 2.5e-4)
                 if let d = settings.deadline {
                     layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 }
-                let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
-                workspaces[w] = ws
-                statistics.iterations += sol.iterations
-                statistics.columnIterations += sol.columnIterations
-                statistics.solves += 1
-                statistics.seconds += sol.seconds
                 var lower = bounds[w].lower, upper = bounds[w].upper
-                for i in 0..<n where active[i] {
-                    let lo = max(lower[i], sol.lower[i])
-                    let hi = min(upper[i], -sol.lower[n + i])
-                    // Certified bounds cannot cross; if rounding ever made them, keep the old ones.
-                    if lo <= hi {
-                        lower[i] = lo
-                        upper[i] = hi
+                // Small layers (controllers) keep one warm workspace over all ±e_i; wide
+                // ones (convolutions) solve their unstable neurons in cold chunks, so
+                // memory is the chunk times the activations, never n times them.
+                let width = max(1, chunk)
+                let warm = n <= width
+                let chunks: [[Int]] = warm
+                    ? [Array(0..<n)]
+                    : stride(from: 0, to: unstable.count, by: width).map {
+                        Array(unstable[$0..<min(unstable.count, $0 + width)])
+                    }
+                for neurons in chunks {
+                    let m = neurons.count
+                    var c = Matrix(rows: n, cols: 2 * m)
+                    var active = [Bool](repeating: false, count: 2 * m)
+                    for (j, i) in neurons.enumerated() {
+                        c[i, j] = 1
+                        c[i, m + j] = -1
+                        let open = lower[i] < 0 && upper[i] > 0
+                        active[j] = open
+                        active[m + j] = open
+                    }
+                    var ws = (warm ? workspaces[w] : nil) ?? makeWorkspace(target: w, columns: 2 * m)
+                    let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
+                    if warm { workspaces[w] = ws }
+                    statistics.iterations += sol.iterations
+                    statistics.columnIterations += sol.columnIterations
+                    statistics.solves += 1
+                    statistics.seconds += sol.seconds
+                    for (j, i) in neurons.enumerated() where active[j] {
+                        let lo = max(lower[i], sol.lower[j])
+                        let hi = min(upper[i], -sol.lower[m + j])
+                        // Certified bounds cannot cross; if rounding ever made them, keep the old ones.
+                        if lo <= hi {
+                            lower[i] = lo
+                            upper[i] = hi
+                        }
+                    }
+                    if let d = settings.deadline {
+                        layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     }
                 }
                 bounds[w] = Interval(lower: lower, upper: upper)

@@ -39,7 +39,17 @@ final class PipelineOracleTests: XCTestCase {
     /// bounds are within 1e-3 of HiGHS's LP on LP-optimal intermediate bounds (the
     /// tightest triangle relaxation), never past it, and never past the exact MILP range.
     func testLPIntermediatesReachTheTightestTriangleRelaxation() throws {
-        for name in LPFixture.testSet {
+        try checkPipeline(names: LPFixture.testSet, chunk: SplittingSolver.warmLayerWidth)
+    }
+
+    /// The same, with every layer solved in chunks of 3 neurons (the path of
+    /// layers wider than `warmLayerWidth`, such as convolutions): the same optimum.
+    func testChunkedLPIntermediatesReachItToo() throws {
+        try checkPipeline(names: Array(LPFixture.testSet.prefix(2)), chunk: 3)
+    }
+
+    func checkPipeline(names: [String], chunk: Int) throws {
+        for name in names {
             let fx = try LPFixture.load(name)
             let graph = try fx.graph()
             for cs in fx.cases {
@@ -47,7 +57,8 @@ final class PipelineOracleTests: XCTestCase {
                 let solver = try SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box))
                 var wss: [Int: Workspace] = [:]
                 var stats = IntermediateStatistics()
-                let bounds = solver.intermediateBounds(box: box, method: .lp, workspaces: &wss, statistics: &stats)
+                let bounds = solver.intermediateBounds(box: box, method: .lp, workspaces: &wss, statistics: &stats, chunk: chunk)
+                if chunk < 8 { XCTAssertTrue(wss.isEmpty, "chunked layers keep no warm workspace") }
                 // Certified intermediate bounds contain the LP-optimal ones.
                 for (w, r) in zip(graph.preActivationNodes, cs.lp_layers) {
                     for i in 0..<r.lower.count {
