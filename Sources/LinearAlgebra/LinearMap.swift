@@ -39,6 +39,16 @@ public indirect enum LinearMap: Sendable, Equatable {
         }
     }
 
+    /// Multiply-adds of one application to one column.
+    public var applyCost: Int {
+        switch self {
+        case .dense(let m): return m.rows * m.cols
+        case .diagonal(let d): return d.count
+        case .convolution(let c): return c.rows * c.kernel.count / max(1, c.outChannels)
+        case .scaled(_, let m, _): return m.applyCost + m.rows + m.cols
+        }
+    }
+
     /// Whether the map is a dense matrix, or cheap to make one (for factorisations).
     public var isDense: Bool { if case .dense = self { return true } else { return false } }
 

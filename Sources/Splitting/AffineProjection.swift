@@ -27,6 +27,8 @@ public final class AffineProjection: Sendable {
     /// above these sizes the layer is solved matrix-free.
     public static let maximumFactoredEntries = 4 * 1024 * 1024
     public static let maximumFactoredOrder = 2048
+    /// Below this many dense entries a layer is always factored (exact and cheap).
+    public static let minimumMatrixFreeEntries = 1 << 18
 
     /// `matrixFree`: nil picks by size; true or false forces a method.
     public init(_ affine: Affine, matrixFree: Bool? = nil) throws {
@@ -38,7 +40,13 @@ public final class AffineProjection: Sendable {
         outputCount = m
         inputCount = n
         let small = m * n <= Self.maximumFactoredEntries && min(m, n) <= Self.maximumFactoredOrder
-        if !(matrixFree ?? !small) {
+        // A factored step costs about four dense products (W, Wᵀ, two triangular
+        // solves); a conjugate-gradient step two structured ones, and a warm
+        // solve takes a handful of steps. So a convolution much cheaper than its
+        // dense matrix is solved matrix-free even when it could be factored.
+        let structured = affine.terms.reduce(0) { $0 + $1.map.applyCost }
+        let structuredWins = m * n >= Self.minimumMatrixFreeEntries && m * n > 4 * structured
+        if !(matrixFree ?? (!small || structuredWins)) {
             var w = Matrix(rows: m, cols: n)
             var offset = 0
             for t in affine.terms {
