@@ -62,7 +62,7 @@ public struct DualBound: Sendable {
                          rule: MultiplierRule = .crown, keepReluCoefficients: Bool = false) -> Result {
         let k = objectives.cols
         precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
-        let live = graph.ancestors(of: target)
+        let live = graph.ancestorMask(of: target)
         var acc = [Matrix?](repeating: nil, count: graph.nodes.count)
         acc[target] = objectives
         var value = [Double](repeating: 0, count: k)
@@ -72,7 +72,7 @@ public struct DualBound: Sendable {
         var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
         var reluCoefficients: [Int: Matrix] = [:]
 
-        for w in stride(from: target, through: 0, by: -1) where live.contains(w) {
+        for w in stride(from: target, through: 0, by: -1) where live[w] {
             let node = graph.nodes[w]
             switch node.operation {
             case .relu:
@@ -93,7 +93,7 @@ public struct DualBound: Sendable {
                 let n = node.size
                 let base = acc[w] ?? Matrix(rows: n, cols: k)
                 var h: Matrix
-                if let r = reluOf[w], live.contains(r) {
+                if let r = reluOf[w], r <= target, live[r] {
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
                     if keepReluCoefficients { reluCoefficients[r] = gy }
                     h = pushedCoefficient(w: w, base: base, gy: gy, bounds: bounds[w], rule: rule)

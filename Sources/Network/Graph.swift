@@ -115,6 +115,17 @@ public struct Graph: Sendable {
         return result
     }
 
+    /// ancestorMask(of: t)[v]: whether `t` can be reached from v (t included).
+    /// Nodes are in topological order, so one backward sweep decides it.
+    public func ancestorMask(of target: Int) -> [Bool] {
+        var mask = [Bool](repeating: false, count: nodes.count)
+        mask[target] = true
+        for v in stride(from: target, through: 0, by: -1) where mask[v] {
+            for u in nodes[v].operation.inputs { mask[u] = true }
+        }
+        return mask
+    }
+
     /// Nodes from which `target` can be reached (target included).
     public func ancestors(of target: Int) -> Set<Int> {
         var seen: Set<Int> = [target]

@@ -415,8 +415,8 @@ public struct SplittingSolver: Sendable {
             }
         }
         // Block B: each node's mean of (X̂ + U) over its copies, projected on its own set.
-        var old: [Int: Matrix] = [:]
-        var means: [Int: Matrix] = [:]
+        var old = [Matrix?](repeating: nil, count: graph.nodes.count)
+        var means = [Matrix?](repeating: nil, count: graph.nodes.count)
         for v in layout.live {
             let n = graph.nodes[v].size
             let slots = layout.slotsOfNode[v]
