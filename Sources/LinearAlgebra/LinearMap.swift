@@ -39,6 +39,21 @@ public indirect enum LinearMap: Sendable, Equatable {
         }
     }
 
+    /// A short description for listings: "dense 64x2048", "conv 3x3 stride 2, 3->16 channels".
+    public var summary: String {
+        switch self {
+        case .dense(let m): return "dense \(m.rows)x\(m.cols)"
+        case .diagonal(let d): return "diagonal \(d.count)"
+        case .convolution(let c):
+            var text = "conv \(c.kernelHeight)x\(c.kernelWidth)"
+            if c.strideY != 1 || c.strideX != 1 { text += " stride \(c.strideY == c.strideX ? "\(c.strideY)" : "\(c.strideY)x\(c.strideX)")" }
+            if c.dilationY != 1 || c.dilationX != 1 { text += " dilation \(c.dilationY)x\(c.dilationX)" }
+            if c.groups != 1 { text += " groups \(c.groups)" }
+            return text + ", \(c.inChannels)->\(c.outChannels) channels, \(c.inHeight)x\(c.inWidth)->\(c.outHeight)x\(c.outWidth)"
+        case .scaled(_, let m, _): return "scaled " + m.summary
+        }
+    }
+
     /// Multiply-adds of one application to one column.
     public var applyCost: Int {
         switch self {

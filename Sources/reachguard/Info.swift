@@ -24,7 +24,8 @@ struct Info: ParsableCommand {
                 case .input: break
                 case .affine(let a):
                     layers.append(["kind": "affine", "name": node.name, "size": node.size,
-                                   "inputs": a.terms.map { g.nodes[$0.input].size }])
+                                   "inputs": a.terms.map { g.nodes[$0.input].size },
+                                   "maps": a.terms.map { $0.map.summary }])
                 case .relu:
                     layers.append(["kind": "relu", "name": node.name, "size": node.size])
                 }
@@ -49,7 +50,8 @@ struct Info: ParsableCommand {
                     Output.line("  \(i + 1). relu   \(size)")
                 } else {
                     let ins = (layer["inputs"] as? [Int] ?? []).map(String.init).joined(separator: " + ")
-                    Output.line("  \(i + 1). affine \(ins) -> \(size)")
+                    let maps = (layer["maps"] as? [String] ?? []).joined(separator: " + ")
+                    Output.line("  \(i + 1). affine \(ins) -> \(size)  [\(maps)]")
                 }
             }
             Output.line("parameters: \(g.parameterCount)")

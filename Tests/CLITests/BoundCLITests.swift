@@ -125,6 +125,20 @@ final class ConvCLITests: XCTestCase {
         XCTAssertEqual((results[0]["per_input"] as? [Any])?.count, 20)
     }
 
+    /// `info` names each layer's map: the benchmark network's convolutions stay
+    /// convolutions, normalisation and batch norm folded in, the skip a diagonal.
+    func testInfoShowsConvolutionsAsOperators() throws {
+        let r = try runCLI(["info", "Benchmarks/cifar_resnet.onnx", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let o = jsonObject(r.stdout), let layers = o["layers"] as? [[String: Any]] else { return XCTFail(r.stdout) }
+        let maps = layers.compactMap { $0["maps"] as? [String] }
+        XCTAssertEqual(maps.count, 6, "four convolution nodes and the two dense layers of the head")
+        XCTAssertEqual(maps.first, ["conv 3x3 stride 2, 3->16 channels, 32x32->16x16"])
+        XCTAssertEqual(maps[3], ["diagonal 2048", "conv 3x3, 32->32 channels, 8x8->8x8"], "the residual sum")
+        XCTAssertEqual(maps.last, ["dense 10x64"])
+        XCTAssertEqual(o["relus"] as? Int, 10_304)
+    }
+
     /// The conv benchmark's figures hang together: DeepSplit never reports less than
     /// CROWN nor more than a margin the network attains.
     func testBenchConvReportsSoundMarginsWithMatrixFreeProjections() throws {
