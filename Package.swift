@@ -58,7 +58,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network", "LinearAlgebra"],
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "LinearAlgebra", "ONNXSchema"],
                     exclude: []),
         // The HiGHS/MILP fixture loader, shared by the solver-side tests.
         .target(name: "OracleFixtures", dependencies: ["Bounds", "Network", "LinearAlgebra"], path: "Tests/OracleFixtures"),

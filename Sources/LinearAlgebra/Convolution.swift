@@ -24,6 +24,11 @@ public struct Convolution2D: Sendable, Equatable {
                 stride: (Int, Int) = (1, 1), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1) {
         precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0, "Convolution2D: bad groups")
+        precondition(stride.0 >= 1 && stride.1 >= 1 && dilation.0 >= 1 && dilation.1 >= 1
+                     && min(pads.top, pads.left, pads.bottom, pads.right) >= 0
+                     && kernelHeight >= 1 && kernelWidth >= 1 && outChannels >= 1, "Convolution2D: bad geometry")
+        precondition(inHeight + pads.top + pads.bottom >= dilation.0 * (kernelHeight - 1) + 1
+                     && inWidth + pads.left + pads.right >= dilation.1 * (kernelWidth - 1) + 1, "Convolution2D: the kernel does not fit")
         precondition(kernel.count == outChannels * (inChannels / groups) * kernelHeight * kernelWidth, "Convolution2D: kernel size")
         self.inChannels = inChannels
         self.inHeight = inHeight
@@ -41,7 +46,6 @@ public struct Convolution2D: Sendable, Equatable {
         self.kernel = kernel
         outHeight = (inHeight + pads.top + pads.bottom - dilation.0 * (kernelHeight - 1) - 1) / stride.0 + 1
         outWidth = (inWidth + pads.left + pads.right - dilation.1 * (kernelWidth - 1) - 1) / stride.1 + 1
-        precondition(outHeight >= 1 && outWidth >= 1, "Convolution2D: the kernel does not fit")
         table = gatherTable()
     }
 
@@ -93,20 +97,29 @@ public struct Convolution2D: Sendable, Equatable {
         return t
     }
 
+    /// Output pixels per im2col tile: the buffer stays near 1 Mi values (8 MiB)
+    /// however large the image, while each GEMM still has hundreds of rows.
+    var tileRows: Int { max(1, min(outPixels, (1 << 20) / max(1, patch))) }
+
     /// y = alpha·K x + beta·y for `columns` column vectors (x: cols × k, y: rows × k, contiguous).
     public func apply(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, columns k: Int,
                       alpha: Double = 1, beta: Double = 0) {
         withBuffers { table, kernel, buffer in
-            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels
+            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels, tile = tileRows
             for c in 0..<k {
                 let xc = x + c * cols, yc = y + c * rows
                 for g in 0..<groups {
                     let xg = xc + g * groupStride
-                    for i in 0..<(op * pt) { let s = Int(table[i]); buffer[i] = s >= 0 ? xg[s] : 0 }
-                    // Y_g (outPixels × outPerGroup) = P_g · Kᵀ_g
-                    BLAS.gemm(m: op, n: outPerGroup, k: pt, alpha: alpha, a: buffer, lda: op, transposeA: false,
-                              b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: false,
-                              beta: beta, c: yc + g * outPerGroup * op, ldc: op)
+                    for p0 in stride(from: 0, to: op, by: tile) {
+                        let r = min(tile, op - p0)
+                        for q in 0..<pt {
+                            for i in 0..<r { let s = Int(table[p0 + i + q * op]); buffer[i + q * r] = s >= 0 ? xg[s] : 0 }
+                        }
+                        // Y_g[p0..<p0+r, :] (rows of outPerGroup channels) = P_tile · Kᵀ_g
+                        BLAS.gemm(m: r, n: outPerGroup, k: pt, alpha: alpha, a: buffer, lda: r, transposeA: false,
+                                  b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: false,
+                                  beta: beta, c: yc + g * outPerGroup * op + p0, ldc: op)
+                    }
                 }
             }
         }
@@ -116,24 +129,30 @@ public struct Convolution2D: Sendable, Equatable {
     public func applyTranspose(_ y: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>, columns k: Int,
                                alpha: Double = 1, beta: Double = 0) {
         withBuffers { table, kernel, buffer in
-            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels
+            let op = outPixels, pt = patch, groupStride = channelsPerGroup * inPixels, tile = tileRows
             for c in 0..<k {
                 let xc = x + c * cols, yc = y + c * rows
                 if beta == 0 { for i in 0..<cols { xc[i] = 0 } } else if beta != 1 { for i in 0..<cols { xc[i] *= beta } }
                 for g in 0..<groups {
-                    // P'_g (outPixels × patch) = Y_g · K_g, scattered back onto the input (col2im).
-                    BLAS.gemm(m: op, n: pt, k: outPerGroup, alpha: alpha, a: yc + g * outPerGroup * op, lda: op, transposeA: false,
-                              b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: true, beta: 0, c: buffer, ldc: op)
                     let xg = xc + g * groupStride
-                    for i in 0..<(op * pt) { let s = Int(table[i]); if s >= 0 { xg[s] += buffer[i] } }
+                    for p0 in stride(from: 0, to: op, by: tile) {
+                        let r = min(tile, op - p0)
+                        // P'_tile (r × patch) = Y_g[p0..<p0+r, :] · K_g, scattered back onto the input (col2im).
+                        BLAS.gemm(m: r, n: pt, k: outPerGroup, alpha: alpha, a: yc + g * outPerGroup * op + p0, lda: op,
+                                  transposeA: false, b: kernel + g * outPerGroup * pt, ldb: pt, transposeB: true,
+                                  beta: 0, c: buffer, ldc: r)
+                        for q in 0..<pt {
+                            for i in 0..<r { let s = Int(table[p0 + i + q * op]); if s >= 0 { xg[s] += buffer[i + q * r] } }
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// The gather table, the kernel and an im2col buffer (outPixels × patch) as pointers.
+    /// The gather table, the kernel and an im2col buffer (one tile) as pointers.
     private func withBuffers(_ body: (UnsafePointer<Int32>, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
-        var buffer = [Double](repeating: 0, count: outPixels * patch)
+        var buffer = [Double](repeating: 0, count: tileRows * patch)
         table.withUnsafeBufferPointer { tp in
             kernel.withUnsafeBufferPointer { kp in
                 buffer.withUnsafeMutableBufferPointer { bp in

@@ -314,7 +314,7 @@ private struct GraphBuilder {
 
     /// Activations, and the im2col gather table (one index per output pixel and
     /// tap), must fit the same budget as a dense layer; indices are 32-bit.
-    func checkConvolutionSize(_ node: Onnx_NodeProto, output: [Int], table: [Int]) throws {
+    func checkConvolutionSize(_ node: Onnx_NodeProto, kernel: [Int], output: [Int], table: [Int]) throws {
         func product(_ xs: [Int]) -> Int? {
             var p = 1
             for x in xs {
@@ -324,8 +324,8 @@ private struct GraphBuilder {
             }
             return p
         }
-        guard product(output) != nil, product(table) != nil else {
-            throw fail(node, "output \(output) or im2col table \(table) exceeds the supported \(maximumDenseEntries) values")
+        guard product(kernel) != nil, product(output) != nil, product(table) != nil else {
+            throw fail(node, "kernel \(kernel), output \(output) or im2col table \(table) exceeds the supported \(maximumDenseEntries) values")
         }
     }
 
@@ -605,6 +605,7 @@ private struct GraphBuilder {
         let (c, h, wd) = (xShape[1], xShape[2], xShape[3])
         let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         let group = intAttribute(node, "group", default: 1)
+        guard m >= 1, kh >= 1, kw >= 1 else { throw fail(node, "kernel W has an empty dimension: \(w.shape)") }
         guard group >= 1, c % group == 0, m % group == 0, cg == c / group else {
             throw fail(node, "kernel \(w.shape) does not match \(c) input channels in \(group) groups")
         }
@@ -636,10 +637,13 @@ private struct GraphBuilder {
                 pads = p
             }
         }
-        let oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) / strides[0] + 1
-        let ow = (wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / strides[1] + 1
-        guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
-        try checkConvolutionSize(node, output: [m, oh, ow], table: [oh, ow, cg, kh, kw])
+        // The dilated kernel must fit the padded input (Swift's division truncates toward zero).
+        let spanY = h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1
+        let spanX = wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1
+        guard spanY >= 0, spanX >= 0 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
+        let oh = spanY / strides[0] + 1
+        let ow = spanX / strides[1] + 1
+        try checkConvolutionSize(node, kernel: [m, cg, kh, kw], output: [m, oh, ow], table: [oh, ow, cg, kh, kw])
         let rows = m * oh * ow
         let convolution = Convolution2D(inChannels: c, inHeight: h, inWidth: wd, outChannels: m,
                                         kernelHeight: kh, kernelWidth: kw, kernel: w.data,
@@ -673,6 +677,9 @@ private struct GraphBuilder {
             pads = intsAttribute(node, "pads") ?? [0, 0, 0, 0]
             includePad = intAttribute(node, "count_include_pad", default: 0) != 0
             if intAttribute(node, "ceil_mode", default: 0) != 0 { throw fail(node, "ceil_mode = 1 is not supported") }
+            if let d = intsAttribute(node, "dilations"), d.contains(where: { $0 != 1 }) {
+                throw fail(node, "dilations \(d) are not supported for pooling")
+            }
             if let a = attribute(node, "auto_pad").flatMap({ String(data: $0.s, encoding: .utf8) }), a != "NOTSET", !a.isEmpty, a != "VALID" {
                 throw fail(node, "auto_pad \(a) is not supported")
             }
@@ -681,10 +688,11 @@ private struct GraphBuilder {
                 throw fail(node, "invalid strides or pads")
             }
         }
-        let oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
-        let ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
-        guard oh >= 1, ow >= 1 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
-        try checkConvolutionSize(node, output: [c, oh, ow], table: [oh, ow, kernel[0], kernel[1]])
+        let spanY = h + pads[0] + pads[2] - kernel[0], spanX = w + pads[1] + pads[3] - kernel[1]
+        guard spanY >= 0, spanX >= 0 else { throw fail(node, "the kernel does not fit the input \(xShape)") }
+        let oh = spanY / strides[0] + 1
+        let ow = spanX / strides[1] + 1
+        try checkConvolutionSize(node, kernel: [c, kernel[0], kernel[1]], output: [c, oh, ow], table: [oh, ow, kernel[0], kernel[1]])
         // A depthwise convolution summing each window, then the divisor per output.
         let sum = Convolution2D(inChannels: c, inHeight: h, inWidth: w, outChannels: c,
                                 kernelHeight: kernel[0], kernelWidth: kernel[1],
