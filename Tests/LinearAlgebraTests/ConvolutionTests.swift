@@ -108,6 +108,16 @@ final class ConvolutionTests: XCTestCase {
         let want = dense(left: perPixel, right: perChannelIn)
         for (a, b) in zip(wrapped.denseMatrix.data, want.data) { XCTAssertEqual(a, b, accuracy: 1e-14) }
         XCTAssertEqual(wrapped.magnitude.denseMatrix, want.magnitude)
+        // With groups, each output channel reads only its group's input channels.
+        let grouped = LinearMap.convolution(Convolution2D(inChannels: 4, inHeight: 3, inWidth: 3, outChannels: 6,
+            kernelHeight: 2, kernelWidth: 2, kernel: random(6 * 2 * 4), pads: (1, 0, 0, 1), groups: 2))
+        let inScale = (0..<4).flatMap { ch in [Double](repeating: Double(ch) - 1.5, count: 9) }
+        let outScale = (0..<6).flatMap { ch in [Double](repeating: 0.25 * Double(ch + 1), count: grouped.rows / 6) }
+        let foldedGroups = grouped.scaled(left: outScale, right: inScale)
+        if case .convolution = foldedGroups {} else { XCTFail("per-channel scales fold into a grouped kernel") }
+        var wantGrouped = grouped.denseMatrix
+        for j in 0..<wantGrouped.cols { for i in 0..<wantGrouped.rows { wantGrouped[i, j] *= outScale[i] * inScale[j] } }
+        for (a, b) in zip(foldedGroups.denseMatrix.data, wantGrouped.data) { XCTAssertEqual(a, b, accuracy: 1e-14) }
         // A 2 × 48 head after the convolution composes into one dense term.
         let head = Matrix(rows: 2, cols: 48, columnMajor: random(96))
         guard let product = LinearMap.compose(.dense(head), map, maximumDenseEntries: 1 << 20) else {
