@@ -165,10 +165,12 @@ public struct ReachAnalysis: Sendable {
             }
         }
 
-        // Verdict: falsification first (a real trajectory beats any bound).
+        // Verdict: falsification first (a real trajectory beats any bound). A tube
+        // certified safe at every step contains every trajectory, so no
+        // simulation can enter an unsafe set: skip it then.
         var tube = ReachTube(steps: steps, verdict: .safe, firstUnsafeStep: nil, counterexample: nil,
                              iterations: iterations, seconds: 0, warm: warm)
-        if let (trajectory, t) = falsify(initial) {
+        if !steps.allSatisfy(\.safe), let (trajectory, t) = falsify(initial) {
             tube.verdict = .unsafe
             tube.firstUnsafeStep = t
             tube.counterexample = trajectory
