@@ -11,23 +11,18 @@ public indirect enum LinearMap: Sendable, Equatable {
 
     public static func identity(_ n: Int) -> LinearMap { .diagonal([Double](repeating: 1, count: n)) }
 
-    public var rows: Int {
+    /// (rows, cols): outputs and inputs of the map.
+    public var shape: (rows: Int, cols: Int) {
         switch self {
-        case .dense(let m): return m.rows
-        case .diagonal(let d): return d.count
-        case .convolution(let c): return c.rows
-        case .scaled(_, let m, _): return m.rows
+        case .dense(let m): return (m.rows, m.cols)
+        case .diagonal(let d): return (d.count, d.count)
+        case .convolution(let c): return (c.rows, c.cols)
+        case .scaled(_, let m, _): return m.shape
         }
     }
 
-    public var cols: Int {
-        switch self {
-        case .dense(let m): return m.cols
-        case .diagonal(let d): return d.count
-        case .convolution(let c): return c.cols
-        case .scaled(_, let m, _): return m.cols
-        }
-    }
+    public var rows: Int { shape.rows }
+    public var cols: Int { shape.cols }
 
     /// Stored numbers (for parameter counts and memory estimates).
     public var storedCount: Int {

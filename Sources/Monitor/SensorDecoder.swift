@@ -121,6 +121,16 @@ struct JSONReader {
         return v
     }
 
+    /// After an object member or array element: consumes ',' (false: another
+    /// follows) or the closing `bracket` (true: the container ends).
+    mutating func closes(_ bracket: Unicode.Scalar) throws -> Bool {
+        skip()
+        guard i < bytes.count else { throw Failure(description: "unexpected end") }
+        if bytes[i] == UInt8(ascii: ",") { i += 1; return false }
+        if bytes[i] == UInt8(ascii: bracket) { i += 1; return true }
+        throw Failure(description: "expected ',' or '\(bracket)' at byte \(i)")
+    }
+
     mutating func skip() {
         while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
     }
@@ -150,11 +160,7 @@ struct JSONReader {
                 i += 1
                 out[k] = try value(depth: depth + 1)
                 guard out.count <= 64 else { throw Failure(description: "too many keys") }
-                skip()
-                guard i < bytes.count else { throw Failure(description: "unexpected end") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
-                throw Failure(description: "expected ',' or '}' at byte \(i)")
+                if try closes("}") { return .object(out) }
             }
         case UInt8(ascii: "["):
             i += 1
@@ -164,11 +170,7 @@ struct JSONReader {
             while true {
                 out.append(try value(depth: depth + 1))
                 guard out.count <= 4096 else { throw Failure(description: "array too long") }
-                skip()
-                guard i < bytes.count else { throw Failure(description: "unexpected end") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(out) }
-                throw Failure(description: "expected ',' or ']' at byte \(i)")
+                if try closes("]") { return .array(out) }
             }
         case UInt8(ascii: "\""):
             i += 1

@@ -56,7 +56,7 @@ extension SplittingSolver {
             case .relu(let u):
                 bounds[w] = bounds[u].rectified
             case .affine(let a):
-                bounds[w] = bounds[w].intersected(with: IBPStep.affine(a, bounds))
+                bounds[w] = bounds[w].intersected(with: IBP.affineBounds(a, bounds))
                 guard pre.contains(w) else { continue }
                 bounds[w] = bounds[w].intersected(with:
                     IntermediateBounds.crownBounds(of: w, box: box, bounds: bounds, evaluator: dual))
@@ -67,9 +67,6 @@ extension SplittingSolver {
                 // Looseness here compounds through the layers above: solve these a little tighter.
                 var layerSettings = settings
                 layerSettings.tolerance = min(settings.tolerance, 2.5e-4)
-                if let d = settings.deadline {
-                    layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                }
                 var lower = bounds[w].lower, upper = bounds[w].upper
                 // Small layers (controllers) keep one warm workspace over all ±e_i; wide
                 // ones (convolutions) solve their unstable neurons in cold chunks, so
@@ -82,6 +79,9 @@ extension SplittingSolver {
                         Array(unstable[$0..<min(unstable.count, $0 + width)])
                     }
                 for neurons in chunks {
+                    if let d = settings.deadline {
+                        layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    }
                     let m = neurons.count
                     var c = Matrix(rows: n, cols: 2 * m)
                     var active = [Bool](repeating: false, count: 2 * m)
@@ -108,21 +108,11 @@ extension SplittingSolver {
                             upper[i] = hi
                         }
                     }
-                    if let d = settings.deadline {
-                        layerSettings.deadline = max(0, d - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    }
                 }
                 bounds[w] = Interval(lower: lower, upper: upper)
             }
         }
         statistics.unstableAfter = IntermediateBounds.unstableCount(graph, bounds)
         return bounds
-    }
-}
-
-/// Access to IBP's one-node step for refreshing bounds.
-enum IBPStep {
-    static func affine(_ a: Affine, _ bounds: [Interval]) -> Interval {
-        IBP.affineBounds(a, bounds)
     }
 }
