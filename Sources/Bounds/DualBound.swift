@@ -61,6 +61,9 @@ public struct DualBound: Sendable {
     public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
                          rule: MultiplierRule = .crown, keepReluCoefficients: Bool = false) -> Result {
         let k = objectives.cols
+        // Internal invariants: targets are the output of a normalized graph or a
+        // pre-activation node, both affine (the objective's multiplier is −c there).
+        precondition(graph.isAffine(target), "the target must be an affine node (use Graph.normalized())")
         precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
         let live = graph.ancestorMask(of: target)
         var acc = [Matrix?](repeating: nil, count: graph.nodes.count)

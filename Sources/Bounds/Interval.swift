@@ -4,6 +4,7 @@ public struct Interval: Sendable, Equatable {
     public var upper: [Double]
 
     public init(lower: [Double], upper: [Double]) {
+        // Box files and messages are checked for equal lengths before an Interval is made.
         precondition(lower.count == upper.count, "Interval: bounds of different lengths")
         self.lower = lower
         self.upper = upper

@@ -10,6 +10,7 @@ public enum BLAS {
         let k = transposeA ? a.rows : a.cols
         let kb = transposeB ? b.cols : b.rows
         let n = transposeB ? b.rows : b.cols
+        // Shapes are fixed by the graph, validated when it was built (Graph.addAffine).
         precondition(k == kb && c.rows == m && c.cols == n, "gemm: shape mismatch")
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
@@ -48,6 +49,7 @@ public enum BLAS {
                             transpose: Bool = false, alpha: Double = 1, beta: Double = 0) {
         let outCount = transpose ? a.cols : a.rows
         let inCount = transpose ? a.rows : a.cols
+        // Shapes are fixed by the graph, validated when it was built (Graph.addAffine).
         precondition(x.count == inCount && y.count == outCount, "gemv: shape mismatch")
         if outCount == 0 { return }
         if inCount == 0 {
@@ -67,6 +69,7 @@ public enum BLAS {
     }
 
     public static func dot(_ x: [Double], _ y: [Double]) -> Double {
+        // Internal: both vectors come from one node.
         precondition(x.count == y.count)
         if x.isEmpty { return 0 }
         return cblas_ddot(blasint(x.count), x, 1, y, 1)

@@ -13,6 +13,7 @@ public struct CholeskyFactor: Sendable {
     public private(set) var factor: [Double]
 
     public init(_ a: Matrix) throws {
+        // Internal: I + WᵀW and I + WWᵀ are square by construction.
         precondition(a.rows == a.cols, "Cholesky: matrix is not square")
         order = a.rows
         factor = a.data
@@ -43,10 +44,12 @@ public struct CholeskyFactor: Sendable {
         factor.withUnsafeBufferPointer { p in
             dpotrs_(&uplo, &n, &nrhs, p.baseAddress, &lda, b, &ldb, &info)
         }
+        // dpotrs fails only on invalid arguments, which the factor above rules out.
         precondition(info == 0, "dpotrs failed with info \(info)")
     }
 
     public func solve(_ b: Matrix) -> Matrix {
+        // Internal: right-hand sides are stacked from the same node.
         precondition(b.rows == order, "Cholesky solve: \(b.rows) rows for order \(order)")
         var x = b
         x.data.withUnsafeMutableBufferPointer { p in

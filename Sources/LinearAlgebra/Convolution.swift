@@ -23,6 +23,7 @@ public struct Convolution2D: Sendable, Equatable {
                 kernelHeight: Int, kernelWidth: Int, kernel: [Double],
                 stride: (Int, Int) = (1, 1), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        // The importer checks groups, strides, dilations, pads and fit before building one.
         precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0, "Convolution2D: bad groups")
         precondition(stride.0 >= 1 && stride.1 >= 1 && dilation.0 >= 1 && dilation.1 >= 1
                      && min(pads.top, pads.left, pads.bottom, pads.right) >= 0
@@ -73,6 +74,7 @@ public struct Convolution2D: Sendable, Equatable {
     /// The same convolution with another kernel.
     public func with(kernel k: [Double]) -> Convolution2D {
         var c = self
+        // Internal: a rescaled copy of this kernel.
         precondition(k.count == kernel.count)
         c.kernel = k
         return c

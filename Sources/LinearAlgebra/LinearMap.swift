@@ -222,6 +222,8 @@ public indirect enum LinearMap: Sendable, Equatable {
     }
 
     /// Matrix forms: Y = alpha·M X + beta·Y.
+    // The shape checks below are internal invariants: every map sits in a graph whose
+    // shapes Graph.addAffine checked when it was built from a file.
     public func apply(_ x: Matrix, into y: inout Matrix, alpha: Double = 1, beta: Double = 0) {
         precondition(x.rows == cols && y.rows == rows && x.cols == y.cols, "LinearMap.apply: shape mismatch")
         run(x.data, &y.data, columns: x.cols, alpha: alpha, beta: beta, transposed: false)

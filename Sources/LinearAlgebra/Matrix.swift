@@ -6,6 +6,7 @@ public struct Matrix: Sendable, Equatable {
     public var data: [Double]
 
     public init(rows: Int, cols: Int, repeating value: Double = 0) {
+        // Shapes come from validated graphs and files (sizes are checked at import).
         precondition(rows >= 0 && cols >= 0)
         self.rows = rows
         self.cols = cols
@@ -14,6 +15,7 @@ public struct Matrix: Sendable, Equatable {
 
     /// `data` in column-major order.
     public init(rows: Int, cols: Int, columnMajor data: [Double]) {
+        // Internal: every caller computes data from rows and cols.
         precondition(data.count == rows * cols, "Matrix: \(data.count) values for \(rows)x\(cols)")
         self.rows = rows
         self.cols = cols
@@ -24,6 +26,7 @@ public struct Matrix: Sendable, Equatable {
     public init(_ rowList: [[Double]]) {
         let r = rowList.count
         let c = rowList.first?.count ?? 0
+        // TOML matrices are checked for ragged rows before (SystemDescription.matrix).
         precondition(rowList.allSatisfy { $0.count == c }, "Matrix: ragged rows")
         var d = [Double](repeating: 0, count: r * c)
         for i in 0..<r { for j in 0..<c { d[i + j * r] = rowList[i][j] } }
@@ -83,6 +86,7 @@ public extension Matrix {
 public extension Matrix {
     /// From row-major values (C order, as ONNX and NumPy store them).
     init(rows: Int, cols: Int, rowMajor values: [Double]) {
+        // Internal: every caller computes values from rows and cols.
         precondition(values.count == rows * cols, "Matrix: \(values.count) values for \(rows)x\(cols)")
         var d = [Double](repeating: 0, count: rows * cols)
         for i in 0..<rows { for j in 0..<cols { d[i + j * rows] = values[i * cols + j] } }
@@ -96,6 +100,7 @@ public extension Matrix {
     }
 
     static func + (a: Matrix, b: Matrix) -> Matrix {
+        // Internal: sums of maps of one affine node, whose shapes the graph checked.
         precondition(a.rows == b.rows && a.cols == b.cols)
         return Matrix(rows: a.rows, cols: a.cols, columnMajor: zip(a.data, b.data).map { $0 + $1 })
     }

@@ -76,6 +76,7 @@ public struct Graph: Sendable {
     /// The input is node 0; it must be added first.
     @discardableResult
     public mutating func addInput(name: String, size: Int) -> Int {
+        // Programming error only: builders (importer, ClosedLoop) add the input first.
         precondition(nodes.isEmpty, "the input must be the first node")
         nodes.append(Node(name: name, size: size, operation: .input))
         return 0
@@ -157,6 +158,7 @@ public struct Graph: Sendable {
 
     /// Forward pass: the value of every node for input x.
     public func evaluateAll(_ x: [Double]) -> [[Double]] {
+        // Callers check outside inputs first (eval --input, sensor x, VNN-LIB boxes, boxes).
         precondition(x.count == inputSize, "input has \(x.count) values, the network takes \(inputSize)")
         var values = [[Double]](repeating: [], count: nodes.count)
         for (v, node) in nodes.enumerated() {
@@ -182,7 +184,8 @@ public struct Graph: Sendable {
 extension Graph {
     /// Makes the graph fit the relaxation's bookkeeping: every ReLU reads an
     /// affine node that no other ReLU reads (inserting identity nodes where not),
-    /// and nodes no longer reaching the output are dropped.
+    /// the output is an affine node (an identity after a ReLU output), and nodes
+    /// no longer reaching the output are dropped.
     public func normalized() -> Graph {
         var result = Graph()
         var map = [Int](repeating: -1, count: nodes.count)
@@ -213,7 +216,23 @@ extension Graph {
             }
         }
         result.output = map[output]
+        if !result.isAffine(result.output) {
+            // The relaxation's objective lives on an affine node (its multiplier is −c
+            // exactly); a ReLU or input output is read through an identity node.
+            let n = result.nodes[result.output].size
+            let name = result.nodes[result.output].name + "/output"
+            if let out = try? result.addAffine(name: name, terms: [AffineTerm(input: result.output, map: .identity(n))],
+                                               bias: [Double](repeating: 0, count: n)) {
+                result.output = out
+            }
+        }
         return result
+    }
+
+    /// Whether node v is an affine node (every bound's target must be one).
+    public func isAffine(_ v: Int) -> Bool {
+        if case .affine = nodes[v].operation { return true }
+        return false
     }
 }
 

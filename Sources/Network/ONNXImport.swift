@@ -287,6 +287,15 @@ private struct GraphBuilder {
         return t
     }
 
+    /// A constant input read as integers (shapes, axes): every value must be an
+    /// integer that fits an Int, or the node is refused (no trapping conversion).
+    func integers(_ node: Onnx_NodeProto, _ index: Int, role: String) throws -> [Int] {
+        try constant(node, index, role: role).data.enumerated().map { i, x in
+            guard let v = Int(exactly: x) else { throw fail(node, "\(role): value \(i) (\(x)) is not an integer that fits") }
+            return v
+        }
+    }
+
     mutating func setOutput(_ node: Onnx_NodeProto, _ v: Value) throws {
         guard let name = node.output.first, !name.isEmpty else { throw fail(node, "has no output") }
         values[name] = v
@@ -302,13 +311,6 @@ private struct GraphBuilder {
                                        terms: terms, bias: bias)
         } catch {
             throw fail(node, "\(error)")
-        }
-    }
-
-    func checkDense(_ node: Onnx_NodeProto, _ rows: Int, _ cols: Int) throws {
-        let (p, o) = rows.multipliedReportingOverflow(by: cols)
-        if o || p > maximumDenseEntries {
-            throw fail(node, "expands to a \(rows)x\(cols) dense matrix, larger than supported")
         }
     }
 
@@ -366,7 +368,7 @@ private struct GraphBuilder {
             if opset > 0 && opset < 5, let s = intsAttribute(node, "shape") {
                 target = s
             } else {
-                target = try constant(node, 1, role: "the target shape").data.map { Int($0) }
+                target = try integers(node, 1, role: "the target shape")
             }
             try reshapeValue(node) { shape in Self.reshaped(shape, to: target) }
         case "Squeeze", "Unsqueeze":
@@ -434,13 +436,15 @@ private struct GraphBuilder {
     mutating func squeeze(_ node: Onnx_NodeProto) throws {
         var axes = intsAttribute(node, "axes")
         if axes == nil, node.input.count > 1, !node.input[1].isEmpty {
-            axes = try constant(node, 1, role: "axes").data.map { Int($0) }
+            axes = try integers(node, 1, role: "axes")
         }
         let isSqueeze = node.opType == "Squeeze"
         try reshapeValue(node) { shape in
             if isSqueeze {
                 guard let axes else { return shape.filter { $0 != 1 } }
                 let norm = Set(axes.map { $0 < 0 ? $0 + shape.count : $0 })
+                // ONNX: each axis in [-rank, rank) and of size 1.
+                guard norm.allSatisfy({ $0 >= 0 && $0 < shape.count && shape[$0] == 1 }) else { return nil }
                 return shape.enumerated().filter { !norm.contains($0.offset) }.map(\.element)
             }
             guard let axes else { return nil }

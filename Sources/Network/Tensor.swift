@@ -16,7 +16,17 @@ struct Tensor {
 }
 
 enum Shape {
-    static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+    /// The number of values; Int.max when the product overflows (a shape read
+    /// from a file may say anything), so that every size check refuses it.
+    static func count(_ shape: [Int]) -> Int {
+        var total = 1
+        for d in shape {
+            let (p, overflow) = total.multipliedReportingOverflow(by: d)
+            if overflow { return Int.max }
+            total = p
+        }
+        return total
+    }
 
     /// NumPy broadcasting of two shapes, nil if they do not broadcast.
     static func broadcast(_ a: [Int], _ b: [Int]) -> [Int]? {

@@ -125,14 +125,14 @@ public struct ReachAnalysis: Sendable {
             guard let solver else { throw SystemError("solver could not be built") }
             var stats = IntermediateStatistics()
             settings.deadline = remaining()
-            let bounds = solver.intermediateBounds(box: box, method: intermediates, workspaces: &intermediateWorkspaces,
+            let bounds = try solver.intermediateBounds(box: box, method: intermediates, workspaces: &intermediateWorkspaces,
                                                    settings: settings, statistics: &stats)
             iterations += stats.iterations
             for t in 1...horizon {
                 let target = loop.stateNodes[t]
                 var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
                 settings.deadline = remaining()
-                let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
+                let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
                 stepWorkspaces[t] = ws
                 warm = warm || sol.warm
                 iterations += sol.iterations
@@ -150,12 +150,12 @@ public struct ReachAnalysis: Sendable {
                 var wss = recursiveIntermediates[t] ?? [:]
                 var stats = IntermediateStatistics()
                 settings.deadline = remaining()
-                let bounds = s.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
+                let bounds = try s.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
                                                   settings: settings, statistics: &stats)
                 recursiveIntermediates[t] = wss
                 var ws = stepWorkspaces[t] ?? s.makeWorkspace(target: one.stateNodes[1], columns: c.cols)
                 settings.deadline = remaining()
-                let sol = s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
+                let sol = try s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
                 stepWorkspaces[t] = ws
                 warm = warm || sol.warm
                 iterations += sol.iterations + stats.iterations

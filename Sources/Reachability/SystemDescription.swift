@@ -23,7 +23,7 @@ public struct SystemDescription: Sendable {
         case rows([[Double]])
     }
 
-    public enum Strategy: String, Sendable {
+    public enum Strategy: String, Sendable, CaseIterable {
         case oneShot = "one-shot"
         case recursive
     }

@@ -35,7 +35,7 @@ extension SplittingSolver {
                                    workspaces: inout [Int: Workspace],
                                    settings: Settings = Settings(),
                                    statistics: inout IntermediateStatistics,
-                                   chunk: Int = SplittingSolver.warmLayerWidth) -> [Interval] {
+                                   chunk: Int = SplittingSolver.warmLayerWidth) throws(SplittingError) -> [Interval] {
         switch method {
         case .ibp:
             return IBP.bounds(graph, box: box)
@@ -93,7 +93,7 @@ extension SplittingSolver {
                         active[m + j] = open
                     }
                     var ws = (warm ? workspaces[w] : nil) ?? makeWorkspace(target: w, columns: 2 * m)
-                    let sol = solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
+                    let sol = try solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: active, settings: layerSettings)
                     if warm { workspaces[w] = ws }
                     statistics.iterations += sol.iterations
                     statistics.columnIterations += sol.columnIterations

@@ -20,10 +20,71 @@ public struct Settings: Sendable {
     /// conjugate-gradient solve, and its iteration cap per ADMM iteration.
     public var projectionTolerance: Double = 1e-7
     public var projectionMaxIterations: Int = 100
-    /// Print per-certificate progress of the first column (diagnostics).
-    public var trace = false
+    /// Called at every certificate check with the first open column's progress
+    /// (diagnostics); the library itself never prints.
+    public var progress: (@Sendable (Progress) -> Void)? = nil
 
     public init() {}
+
+    /// The state of one certificate check, for `progress`.
+    public struct Progress: Sendable {
+        public var iteration: Int
+        public var column: Int
+        public var bound: Double
+        public var feasible: Double
+        public var primalResidual: Double
+        public var dualResidual: Double
+        public var rho: Double
+    }
+
+    /// Checks every value once, as OSQP's validate_settings does: a solve with
+    /// settings that could not converge, or that would trap, is refused.
+    public func validate() throws(SplittingError) {
+        func require(_ ok: Bool, _ name: String, _ value: Any, _ rule: String) throws(SplittingError) {
+            if !ok { throw .invalidSetting(name: name, value: "\(value)", requirement: rule) }
+        }
+        try require(rho.isFinite && rho > 0, "rho", rho, "finite and > 0")
+        try require(alpha > 0 && alpha < 2, "alpha", alpha, "in (0, 2)")
+        try require(tolerance.isFinite && tolerance > 0, "tolerance", tolerance, "finite and > 0")
+        try require(maxIterations >= 0, "maxIterations", maxIterations, ">= 0")
+        if let deadline {
+            try require(deadline >= 0 && deadline <= Self.maximumDeadline, "deadline", deadline,
+                        "from 0 to \(Self.maximumDeadline) seconds")
+        }
+        try require(certificatePeriod >= 1, "certificatePeriod", certificatePeriod, ">= 1")
+        try require(rhoUpdatePeriod >= 0, "rhoUpdatePeriod", rhoUpdatePeriod, ">= 0")
+        try require(andersonMemory >= 0 && andersonMemory <= Self.maximumAndersonMemory, "andersonMemory",
+                    andersonMemory, "from 0 to \(Self.maximumAndersonMemory)")
+        try require(projectionTolerance.isFinite && projectionTolerance > 0, "projectionTolerance",
+                    projectionTolerance, "finite and > 0")
+        try require(projectionMaxIterations >= 1, "projectionMaxIterations", projectionMaxIterations, ">= 1")
+    }
+
+    /// A year: longer budgets are surely a unit mistake, and nanoseconds past it overflow nothing.
+    public static let maximumDeadline = 365.0 * 24 * 3600
+    /// Anderson solves a memory × memory system per step; beyond this it only costs.
+    public static let maximumAndersonMemory = 64
+}
+
+/// Why the splitting solver refused to run.
+public enum SplittingError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A `Settings` value out of its range.
+    case invalidSetting(name: String, value: String, requirement: String)
+    /// The graph's output is not an affine node (normalize the graph first).
+    case nonAffineOutput(node: String)
+    /// An affine node's projection could not be factored.
+    case factorization(node: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let name, let value, let requirement):
+            return "solver setting \(name) = \(value) is invalid: it must be \(requirement)"
+        case .nonAffineOutput(let node):
+            return "output node '\(node)' is not affine; normalize the graph first"
+        case .factorization(let node, let reason):
+            return "affine node '\(node)': cannot factor I + WᵀW (\(reason))"
+        }
+    }
 }
 
 public enum StopReason: String, Sendable {

@@ -94,6 +94,7 @@ public struct SplittingSolver: Sendable {
     /// `matrixFree`: nil lets each affine node pick factored or matrix-free
     /// projection by its size; true or false forces one (for tests and benchmarks).
     public init(graph: Graph, scaling: [Interval]? = nil, matrixFree: Bool? = nil) throws {
+        guard graph.isAffine(graph.output) else { throw SplittingError.nonAffineOutput(node: graph.nodes[graph.output].name) }
         self.graph = graph
         dual = DualBound(graph: graph)
         var d: [[Double]] = graph.nodes.map { [Double](repeating: 1, count: $0.size) }
@@ -132,7 +133,7 @@ public struct SplittingSolver: Sendable {
         for (v, node) in sg.nodes.enumerated() {
             if case .affine(let a) = node.operation {
                 do { p[v] = try AffineProjection(a, matrixFree: matrixFree) }
-                catch { throw GraphError("affine node '\(node.name)': cannot factor I + WᵀW (\(error))") }
+                catch { throw SplittingError.factorization(node: node.name, reason: "\(error)") }
             }
         }
         projections = p
@@ -163,9 +164,11 @@ public struct SplittingSolver: Sendable {
     /// marked `active` (all by default). Returns certified lower bounds.
     public func solve(objectives: Matrix, box: Interval, bounds: [Interval],
                       workspace: inout Workspace, active: [Bool]? = nil,
-                      settings: Settings = Settings()) -> Solution {
+                      settings: Settings = Settings()) throws(SplittingError) -> Solution {
+        try settings.validate()
         let start = DispatchTime.now().uptimeNanoseconds
         let k = objectives.cols
+        // Internal: objectives are built by our callers from the same target and column count.
         precondition(k == workspace.columns && objectives.rows == graph.nodes[workspace.target].size,
                      "objectives do not match the workspace")
         let activeMask = active ?? [Bool](repeating: true, count: k)
@@ -236,7 +239,7 @@ public struct SplittingSolver: Sendable {
             return solution
         }
 
-        var state = WorkingState(workspace: workspace, columns: columns, graph: graph)
+        var state = WorkingState(workspace: workspace, columns: columns)
         var objectiveWork = activeObjectives
         var originalWork = originalObjectives
         var best = crown.lower
@@ -244,7 +247,6 @@ public struct SplittingSolver: Sendable {
         var iteration = 0
         var stop = StopReason.iterationLimit
         let period = max(1, settings.certificatePeriod)
-        let trace = settings.trace
 
         let dimension = layout.live.reduce(0) { $0 + graph.nodes[$1].size } + layout.slotNode.reduce(0) { $0 + graph.nodes[$1].size }
         var anderson = settings.andersonMemory > 0
@@ -270,8 +272,10 @@ public struct SplittingSolver: Sendable {
                 let atMinimiser = primalCandidates(coefficients, objectives: originalWork, box: original.box, bounds: original.bounds, target: target)
                 for j in 0..<feasible.count { feasible[j] = min(feasible[j], atMinimiser[j]) }
                 var done: [Int] = []
-                if trace, state.columns.count > 0 {
-                    print("it \(iteration) col \(state.columns[0]) bound \(max(best[0], cert[0])) feasible \(feasible[0]) r \(residuals.primal[0]) s \(residuals.dual[0]) rho \(state.rho[0])")
+                if let report = settings.progress, state.columns.count > 0 {
+                    report(Settings.Progress(iteration: iteration, column: state.columns[0], bound: max(best[0], cert[0]),
+                                             feasible: feasible[0], primalResidual: residuals.primal[0],
+                                             dualResidual: residuals.dual[0], rho: state.rho[0]))
                 }
                 for j in 0..<state.columns.count {
                     best[j] = max(best[j], cert[j])
@@ -680,7 +684,7 @@ struct WorkingState {
     var scalePrimal: [Double]
     var scaleDual: [Double]
 
-    init(workspace: Workspace, columns: [Int], graph: Graph) {
+    init(workspace: Workspace, columns: [Int]) {
         self.columns = columns
         y = workspace.y.map { $0.rows == 0 ? $0 : SplittingSolver.columns(of: $0, columns) }
         x = workspace.x.map { SplittingSolver.columns(of: $0, columns) }

@@ -61,7 +61,12 @@ public struct Verifier: Sendable {
         return worst
     }
 
-    public func verify(_ property: Property, timeout: Double) -> VerificationReport {
+    /// Throws only for settings out of range (checked before any work).
+    public func verify(_ property: Property, timeout: Double) throws(SplittingError) -> VerificationReport {
+        try settings.validate()
+        guard timeout >= 0 && timeout <= Settings.maximumDeadline else {
+            throw .invalidSetting(name: "timeout", value: "\(timeout)", requirement: "from 0 to \(Settings.maximumDeadline) seconds")
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         let deadline = start + UInt64(max(0, timeout) * 1e9)
         var report = VerificationReport(answer: .unsat)
@@ -76,7 +81,7 @@ public struct Verifier: Sendable {
             }
         }
         for d in property.disjuncts {
-            switch prove(d, deadline: deadline, report: &report) {
+            switch try prove(d, deadline: deadline, report: &report) {
             case .unsat: continue
             case .sat(let x, let y):
                 report.answer = .sat(input: x, output: y)
@@ -151,7 +156,8 @@ public struct Verifier: Sendable {
         var workspace: Workspace?
     }
 
-    func prove(_ d: Property.Disjunct, deadline: UInt64, report: inout VerificationReport) -> VerificationAnswer {
+    func prove(_ d: Property.Disjunct, deadline: UInt64,
+               report: inout VerificationReport) throws(SplittingError) -> VerificationAnswer {
         let m = d.outputs.count
         if m == 0 {
             let x = zip(d.lower, d.upper).map { ($0 + $1) / 2 }
@@ -173,10 +179,10 @@ public struct Verifier: Sendable {
             let box = Interval(lower: part.lower, upper: part.upper)
             var wss: [Int: Workspace] = [:]
             var stats = IntermediateStatistics()
-            let bounds = solver.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
+            let bounds = try solver.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
                                                    settings: s, statistics: &stats)
             var ws = part.workspace ?? solver.makeWorkspace(target: graph.output, columns: m)
-            let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: s)
+            let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: s)
             report.boxesBounded += 1
             report.iterations += sol.iterations + stats.iterations
             // Proven when one row cannot hold anywhere in the part.

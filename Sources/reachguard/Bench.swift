@@ -24,6 +24,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per timing (the best is kept).") var repetitions: Int = 3
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        try OptionCheck.count(repetitions, "--repetitions", in: 1...1000)
+    }
+
     func run() throws {
         try Output.run {
             let list: [String]
@@ -100,16 +104,16 @@ struct Bench: ParsableCommand {
         // Cold ADMM on the oracle's intermediate bounds (the same relaxation as HiGHS's 'lp').
         var cold = Solution?.none
         var coldWS = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-        let coldSeconds = bestTime {
+        let coldSeconds = try bestTime {
             var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-            cold = solver.solve(objectives: c, box: box0, bounds: b0, workspace: &ws, settings: settings)
+            cold = try solver.solve(objectives: c, box: box0, bounds: b0, workspace: &ws, settings: settings)
             coldWS = ws
         }
         // Warm: the shifted box from the cold workspace.
         var warm = Solution?.none
-        let warmSeconds = bestTime {
+        let warmSeconds = try bestTime {
             var ws = coldWS
-            warm = solver.solve(objectives: c, box: box1, bounds: b1, workspace: &ws, settings: settings)
+            warm = try solver.solve(objectives: c, box: box1, bounds: b1, workspace: &ws, settings: settings)
         }
         func deviation(_ s: Solution?, _ ref: Interval) -> Double {
             guard let s else { return .nan }
@@ -123,12 +127,12 @@ struct Bench: ParsableCommand {
         // Full pipeline with LP-tight intermediates, cold.
         var pipe = Solution?.none
         var stats = IntermediateStatistics()
-        let pipeSeconds = bestTime {
+        let pipeSeconds = try bestTime {
             var wss: [Int: Workspace] = [:]
             stats = IntermediateStatistics()
-            let ib = solver.intermediateBounds(box: box0, method: .lp, workspaces: &wss, settings: settings, statistics: &stats)
+            let ib = try solver.intermediateBounds(box: box0, method: .lp, workspaces: &wss, settings: settings, statistics: &stats)
             var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-            pipe = solver.solve(objectives: c, box: box0, bounds: ib, workspace: &ws, settings: settings)
+            pipe = try solver.solve(objectives: c, box: box0, bounds: ib, workspace: &ws, settings: settings)
         }
         let highs = cases[0]["highs_seconds"] as? [String: Any] ?? [:]
         var crownDev = 0.0

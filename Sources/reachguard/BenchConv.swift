@@ -31,6 +31,12 @@ struct BenchConv: ParsableCommand {
     @Flag(help: "Project every affine node matrix-free (by default only those too large to factor).") var matrixFree = false
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        try OptionCheck.number(epsilon, "--epsilon", in: 0...1e6)
+        try OptionCheck.seconds(seconds, "--seconds")
+        try OptionCheck.count(samples, "--samples", in: 0...10_000_000)
+    }
+
     func run() throws {
         try Output.run {
             ReachGuard.prepare()
@@ -77,7 +83,7 @@ struct BenchConv: ParsableCommand {
                 var settings = Settings()
                 settings.deadline = seconds - Date().timeIntervalSince(start)
                 settings.maxIterations = 200
-                let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &workspace, settings: settings)
+                let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &workspace, settings: settings)
                 iterations += sol.iterations
                 cgSteps += sol.projectionIterations
                 for j in best.indices { best[j] = max(best[j], sol.lower[j]) }

@@ -21,6 +21,10 @@ struct BenchMonitor: ParsableCommand {
     @Option(help: "Messages.") var count: Int = 10_000
     @Flag(help: "Solve each message cold (no warm start), for comparison.") var cold = false
 
+    func validate() throws {
+        try OptionCheck.count(count, "--count", in: 1...OptionCheck.maximumCount)
+    }
+
     func run() throws {
         try Output.run {
             var c = try MonitorConfiguration.load(path: config)

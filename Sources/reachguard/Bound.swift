@@ -32,6 +32,14 @@ struct Bound: ParsableCommand {
     @Option(help: "Wall-clock budget per solve, in milliseconds.") var deadlineMs: Double?
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        try OptionCheck.choice(method, "--method", ["admm", "crown", "ibp"])
+        try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
+        try OptionCheck.number(tolerance, "--tolerance", in: 0...1, open: true)
+        try OptionCheck.count(maxIterations, "--max-iterations")
+        try OptionCheck.seconds(deadlineMs, "--deadline-ms", milliseconds: true)
+    }
+
     func run() throws {
         try Output.run {
             let m = try ONNXImporter.load(path: model)
@@ -135,10 +143,10 @@ struct BoundComputation {
         var workspaces: [Int: Workspace] = [:]
         var stats = IntermediateStatistics()
         let bounds = intermediates == .crown ? crownBounds
-            : solver.intermediateBounds(box: box, method: intermediates, workspaces: &workspaces,
+            : try solver.intermediateBounds(box: box, method: intermediates, workspaces: &workspaces,
                                         settings: settings, statistics: &stats)
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * k)
-        let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
+        let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
         return BoundComputation(lower: Array(sol.lower[0..<k]), upper: sol.lower[k...].map { -$0 },
                                 crownLower: Array(sol.crownLower[0..<k]), crownUpper: sol.crownLower[k...].map { -$0 },
                                 estimateLower: Array(sol.primalEstimate[0..<k]),
@@ -202,7 +210,12 @@ extension Settings {
     /// REACHGUARD_CERT_PERIOD.
     mutating func applyDiagnosticEnvironment() {
         let env = ProcessInfo.processInfo.environment
-        trace = env["REACHGUARD_TRACE"] != nil
+        if env["REACHGUARD_TRACE"] != nil {
+            progress = { p in
+                Output.log("it \(p.iteration) col \(p.column) bound \(p.bound) feasible \(p.feasible) "
+                    + "r \(p.primalResidual) s \(p.dualResidual) rho \(p.rho)")
+            }
+        }
         if let r = env["REACHGUARD_RHO"].flatMap(Double.init) { rho = r }
         if let a = env["REACHGUARD_ALPHA"].flatMap(Double.init) { alpha = a }
         if let p = env["REACHGUARD_RHO_PERIOD"].flatMap(Int.init) { rhoUpdatePeriod = p }

@@ -28,6 +28,13 @@ struct Certify: ParsableCommand {
     @Option(help: "Wall-clock budget per input and epsilon, milliseconds.") var deadlineMs: Double = 2000
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        try OptionCheck.numbers(epsilon, "--epsilon", nonNegative: true)
+        try OptionCheck.count(limit, "--limit")
+        try OptionCheck.choice(method, "--method", ["admm", "crown"])
+        try OptionCheck.seconds(deadlineMs, "--deadline-ms", milliseconds: true)
+    }
+
     func run() throws {
         try Output.run {
             let m = try ONNXImporter.load(path: model)
@@ -90,7 +97,7 @@ struct Certify: ParsableCommand {
                         var ws = s.makeWorkspace(target: g.output, columns: k - 1)
                         // Only the margins CROWN leaves open need the solver.
                         let open = lower.map { $0 <= 0 }
-                        let sol = s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: open, settings: settings)
+                        let sol = try s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, active: open, settings: settings)
                         for j in 0..<(k - 1) where open[j] { lower[j] = max(lower[j], sol.lower[j]) }
                     }
                     let ok = lower.allSatisfy { $0 > 0 }

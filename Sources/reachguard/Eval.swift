@@ -15,6 +15,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Comma-separated input values, flattened in row-major order.") var input: String
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        try OptionCheck.numbers(input, "--input")
+    }
+
     func run() throws {
         try Output.run {
             let m = try ONNXImporter.load(path: model)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bounds
 import Foundation
+import LinearAlgebra
 import Reachability
 import Splitting
 
@@ -29,6 +30,17 @@ struct Reach: ParsableCommand {
     @Option(help: "Write an SVG picture of the tube to this file.") var svg: String?
     @Option(help: "The two state coordinates the SVG shows, e.g. 0,1.") var plotDims: String = "0,1"
     @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        try OptionCheck.numbers(state, "--state")
+        try OptionCheck.numbers(radius, "--radius", nonNegative: true)
+        try OptionCheck.count(horizon, "--horizon", in: 1...1000)
+        try OptionCheck.choice(strategy, "--strategy", SystemDescription.Strategy.allCases.map(\.rawValue))
+        try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
+        guard try OptionCheck.indices(plotDims, "--plot-dims").count == 2 else {
+            throw ValidationError("--plot-dims must name two state coordinates, e.g. 0,1")
+        }
+    }
 
     func run() throws {
         try Output.run {
@@ -69,7 +81,7 @@ struct Reach: ParsableCommand {
             analysis.settings.applyDiagnosticEnvironment()
             let tube = try analysis.run(initial: initial)
             if let svg {
-                let dims = try parseNumbers(plotDims, field: "--plot-dims").map { Int($0) }
+                let dims = try OptionCheck.indices(plotDims, "--plot-dims")
                 guard dims.count == 2, dims.allSatisfy({ (0..<n).contains($0) }), dims[0] != dims[1] else {
                     throw CommandFailure("--plot-dims must name two different state coordinates below \(n)")
                 }
@@ -105,11 +117,8 @@ struct Reach: ParsableCommand {
 
     static func sampleTrajectories(_ a: ReachAnalysis, _ initial: Interval, count: Int) -> [[[Double]]] {
         var out: [[[Double]]] = []
-        var seed: UInt64 = 42
-        func unit() -> Double {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Double(seed >> 11) / Double(1 << 53)
-        }
+        var rng = SplitMix64(seed: 42)
+        func unit() -> Double { rng.unit() }
         let n = initial.count
         for _ in 0..<count {
             let x0 = (0..<n).map { initial.lower[$0] + unit() * (initial.upper[$0] - initial.lower[$0]) }

@@ -21,6 +21,11 @@ struct Simulate: ParsableCommand {
     @Option(help: "Number of states to publish (default: until interrupted).") var count: Int?
     @Option(help: "Seed of the simulated noise and restarts.") var seed: UInt64 = 1
 
+    func validate() throws {
+        try OptionCheck.number(rate, "--rate", in: 0...1e6, open: true)
+        try OptionCheck.count(count, "--count")
+    }
+
     func run() throws {
         try Output.run {
             let c = try MonitorConfiguration.load(path: config)
@@ -67,6 +72,11 @@ struct Watch: ParsableCommand {
     @Option(help: "Stop after this many messages.") var count: Int?
     @Option(help: "Stop after this many seconds.") var seconds: Double?
     @Flag(help: "Print each message as one JSON object per line, with its topic.") var json = false
+
+    func validate() throws {
+        try OptionCheck.count(count, "--count")
+        try OptionCheck.seconds(seconds, "--seconds")
+    }
 
     func run() throws {
         try Output.run {

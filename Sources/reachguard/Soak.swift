@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinearAlgebra
 import Monitor
 import Transport
 
@@ -21,6 +22,12 @@ struct Soak: ParsableCommand {
     @Option(help: "Seconds to run.") var seconds: Double = 600
     @Option(help: "Messages per second.") var rate: Double = 100
     @Option(help: "Fraction of malformed messages.") var malformed: Double = 0.01
+
+    func validate() throws {
+        try OptionCheck.seconds(seconds, "--seconds")
+        try OptionCheck.number(rate, "--rate", in: 0...1e6, open: true)
+        try OptionCheck.number(malformed, "--malformed", in: 0...1)
+    }
 
     func run() throws {
         try Output.run {
@@ -52,7 +59,7 @@ struct Soak: ParsableCommand {
             var latencies: [Double] = []
             var lastBeat: [String: Any] = [:]
             var firstBeat: [String: Any]? = nil
-            var rng: UInt64 = 5
+            var rng = SplitMix64(seed: 5)
             let start = Date()
             var next = Date()
             let period = 1 / rate
@@ -71,8 +78,7 @@ struct Soak: ParsableCommand {
             while Date().timeIntervalSince(start) < seconds {
                 var (frames, _) = sim.next(stamp: Date().timeIntervalSince1970)
                 let seq = UInt64(sent.count + invalidSent + 1)
-                rng = rng &* 6364136223846793005 &+ 1442695040888963407
-                if Double(rng >> 11) / Double(1 << 53) < malformed {
+                if rng.unit() < malformed {
                     frames = [frames[0], Data("{\"seq\": \(seq), \"stamp\": 0, \"x\": [NaN, 1]}".utf8)]
                     invalidSent += 1
                 } else {

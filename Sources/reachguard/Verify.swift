@@ -27,6 +27,11 @@ struct Verify: ParsableCommand {
     @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
     @Flag(help: "Print one JSON object instead of the VNN-COMP text.") var json = false
 
+    func validate() throws {
+        try OptionCheck.seconds(timeout, "--timeout")
+        try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
+    }
+
     func run() throws {
         ReachGuard.prepare()
         do {
@@ -43,7 +48,7 @@ struct Verify: ParsableCommand {
             }
             var verifier = Verifier(graph: m.graph)
             verifier.intermediates = method
-            let report = verifier.verify(p, timeout: timeout)
+            let report = try verifier.verify(p, timeout: timeout)
             if json {
                 var obj: [String: Any] = ["result": report.answer.word, "seconds": report.seconds,
                                           "boxes_bounded": report.boxesBounded, "boxes_proven": report.boxesProven,

@@ -37,6 +37,16 @@ struct ReachGuardD: ParsableCommand {
     @Option(help: "Demo: simulated states per second.") var demoRate: Double = 100
     @Option(help: "Demo: seconds to run.") var demoSeconds: Double = 10
 
+    func validate() throws {
+        // A year at most: nanosecond arithmetic of the demo clock stays far from overflow.
+        guard demoRate.isFinite, demoRate > 0, demoRate <= 1e6 else {
+            throw ValidationError("--demo-rate must be a finite number above 0 to 1000000, not \(demoRate)")
+        }
+        guard demoSeconds.isFinite, demoSeconds >= 0, demoSeconds <= 365 * 24 * 3600 else {
+            throw ValidationError("--demo-seconds must be a finite number from 0 to 31536000, not \(demoSeconds)")
+        }
+    }
+
     func run() throws {
         BLASThreads.configureFromEnvironment(ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in

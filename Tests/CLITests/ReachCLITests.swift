@@ -30,8 +30,9 @@ final class ReachCLITests: XCTestCase {
         let a = try runCLI(["reach", "Config/double_integrator/system.toml", "--state", "1,2,3"])
         XCTAssertEqual(a.status, 1)
         XCTAssertTrue(a.stderr.contains("--state has 3 values"), a.stderr)
+        // A negative radius is wrong whatever the system: a usage error, found before any file is read.
         let b = try runCLI(["reach", "Config/double_integrator/system.toml", "--state", "1,2", "--radius", "0.1,-1"])
-        XCTAssertEqual(b.status, 1)
+        XCTAssertEqual(b.status, 64)
         XCTAssertTrue(b.stderr.contains("--radius: value 1 is negative"), b.stderr)
     }
 }

@@ -72,7 +72,7 @@ final class ConvTests: XCTestCase {
         var c = Matrix(rows: n, cols: 2 * n)
         for i in 0..<n { c[i, i] = 1; c[i, n + i] = -1 }
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-        let sol = solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws)
+        let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws)
         if matrixFree { XCTAssertGreaterThan(sol.projectionIterations, 0, "conjugate gradient ran") }
         else { XCTAssertEqual(sol.projectionIterations, 0, "small layers are factored") }
         for j in 0..<n {
@@ -119,7 +119,7 @@ final class DigitsCertificationTests: XCTestCase {
                 var settings = Settings()
                 settings.maxIterations = 400
                 var ws = s.makeWorkspace(target: graph.output, columns: classes.count)
-                let sol = s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
+                let sol = try s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
                 for col in 0..<classes.count {
                     XCTAssertLessThanOrEqual(sol.lower[col], rows[i][col] + 1e-9, "image \(i) class \(classes[col]) eps \(eps)")
                     XCTAssertGreaterThanOrEqual(sol.lower[col], sol.crownLower[col])

@@ -18,7 +18,7 @@ final class SolverOracleTests: XCTestCase {
                 let bounds = nodeBounds(graph, box: box, layers: cs.lp_layers)
                 let n = graph.outputSize
                 var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-                let sol = solver.solve(objectives: outputObjectives(n), box: box, bounds: bounds, workspace: &ws)
+                let sol = try solver.solve(objectives: outputObjectives(n), box: box, bounds: bounds, workspace: &ws)
                 for j in 0..<n {
                     let lo = sol.lower[j], hi = -sol.lower[n + j]
                     let optLo = cs.lp.lower[j], optHi = cs.lp.upper[j]
@@ -57,7 +57,7 @@ final class PipelineOracleTests: XCTestCase {
                 let solver = try SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box))
                 var wss: [Int: Workspace] = [:]
                 var stats = IntermediateStatistics()
-                let bounds = solver.intermediateBounds(box: box, method: .lp, workspaces: &wss, statistics: &stats, chunk: chunk)
+                let bounds = try solver.intermediateBounds(box: box, method: .lp, workspaces: &wss, statistics: &stats, chunk: chunk)
                 if chunk < 8 { XCTAssertTrue(wss.isEmpty, "chunked layers keep no warm workspace") }
                 // Certified intermediate bounds contain the LP-optimal ones.
                 for (w, r) in zip(graph.preActivationNodes, cs.lp_layers) {
@@ -68,7 +68,7 @@ final class PipelineOracleTests: XCTestCase {
                 }
                 let n = graph.outputSize
                 var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-                let sol = solver.solve(objectives: outputObjectives(n), box: box, bounds: bounds, workspace: &ws)
+                let sol = try solver.solve(objectives: outputObjectives(n), box: box, bounds: bounds, workspace: &ws)
                 for j in 0..<n {
                     let lo = sol.lower[j], hi = -sol.lower[n + j]
                     XCTAssertLessThanOrEqual(lo, cs.lp.lower[j] + 1e-7, "\(name)/\(cs.label)")

@@ -30,11 +30,11 @@ final class WarmStartTests: XCTestCase {
                 }
             }
             var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-            _ = solver.solve(objectives: c, box: base.box.interval, bounds: b0, workspace: &ws)
+            _ = try solver.solve(objectives: c, box: base.box.interval, bounds: b0, workspace: &ws)
             XCTAssertTrue(ws.isWarm)
-            let warmSolution = solver.solve(objectives: c, box: shifted.box.interval, bounds: b1, workspace: &ws)
+            let warmSolution = try solver.solve(objectives: c, box: shifted.box.interval, bounds: b1, workspace: &ws)
             var fresh = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-            let coldSolution = solver.solve(objectives: c, box: shifted.box.interval, bounds: b1, workspace: &fresh)
+            let coldSolution = try solver.solve(objectives: c, box: shifted.box.interval, bounds: b1, workspace: &fresh)
             XCTAssertTrue(warmSolution.warm)
             XCTAssertFalse(coldSolution.warm)
             cold += coldSolution.iterations
@@ -64,7 +64,7 @@ final class WarmStartTests: XCTestCase {
         settings.tolerance = 1e-12
         let n = graph.outputSize
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-        let sol = solver.solve(objectives: outputObjectives(n), box: cs.box.interval, bounds: bounds,
+        let sol = try solver.solve(objectives: outputObjectives(n), box: cs.box.interval, bounds: bounds,
                                workspace: &ws, settings: settings)
         XCTAssertEqual(sol.stop, .deadline)
         XCTAssertLessThanOrEqual(sol.iterations, 1)
@@ -83,7 +83,7 @@ final class WarmStartTests: XCTestCase {
         let solver = try SplittingSolver(graph: graph)
         let bounds = nodeBounds(graph, box: cs.box.interval, layers: cs.lp_layers)
         var ws = solver.makeWorkspace(target: graph.output, columns: 4)
-        let sol = solver.solve(objectives: outputObjectives(2), box: cs.box.interval, bounds: bounds,
+        let sol = try solver.solve(objectives: outputObjectives(2), box: cs.box.interval, bounds: bounds,
                                workspace: &ws, active: [true, false, false, true])
         XCTAssertEqual(sol.lower[1], -.infinity)
         XCTAssertEqual(sol.lower[2], -.infinity)

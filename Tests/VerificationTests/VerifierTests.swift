@@ -26,7 +26,7 @@ final class VerifierTests: XCTestCase {
         for c in expected.cases {
             let model = try ONNXImporter.load(path: vnnlibFixtures.appendingPathComponent(c.model).path)
             let property = try VNNLIBParser.parse(path: vnnlibFixtures.appendingPathComponent(c.property).path)
-            let report = Verifier(graph: model.graph).verify(property, timeout: 120)
+            let report = try Verifier(graph: model.graph).verify(property, timeout: 120)
             XCTAssertEqual(report.answer.word, c.expected, c.property)
             if case .sat(let x, let y) = report.answer {
                 sawSat = true
@@ -46,7 +46,7 @@ final class VerifierTests: XCTestCase {
     func testTimeoutIsReportedWhenTimeRunsOut() throws {
         let model = try ONNXImporter.load(path: vnnlibFixtures.appendingPathComponent("../lp/t_4_50_50_3.onnx").path)
         let property = try VNNLIBParser.parse(path: vnnlibFixtures.appendingPathComponent("t_4_50_50_3_unsat_cmp.vnnlib").path)
-        let report = Verifier(graph: model.graph).verify(property, timeout: 0)
+        let report = try Verifier(graph: model.graph).verify(property, timeout: 0)
         XCTAssertEqual(report.answer, .timeout)
     }
 }
