@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Splitting", dependencies: ["Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Verification", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .target(name: "Reachability", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
-        .target(name: "Monitor", dependencies: ["Reachability", "Splitting", "Bounds"]),
+        .target(name: "Monitor", dependencies: ["Reachability", "Splitting", "Bounds", "LinearAlgebra"]),
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSystemd"]),
         .executableTarget(name: "reachguard", dependencies: [
             "LinearAlgebra", "Network", "Bounds", "Splitting", "Verification", "Reachability", "Monitor", "Transport",

@@ -1,4 +1,5 @@
 import Foundation
+import LinearAlgebra
 import Reachability
 
 /// Drives the closed loop with sensor noise and makes sensor messages, for the
@@ -14,7 +15,7 @@ public struct SensorSimulator {
     public var restartEvery = 40
     let lower: [Double]
     let upper: [Double]
-    var rng: UInt64
+    var rng: SplitMix64
 
     public init(system: SystemDescription, topic: String, seed: UInt64 = 1) throws {
         self.system = system
@@ -28,14 +29,13 @@ public struct SensorSimulator {
         }
         lower = vec("initial_lower", -1)
         upper = vec("initial_upper", 1)
-        rng = seed
+        rng = SplitMix64(seed: seed)
         state = [Double](repeating: 0, count: n)
         state = randomState()
     }
 
     mutating func unit() -> Double {
-        rng = rng &* 6364136223846793005 &+ 1442695040888963407
-        return Double(rng >> 11) / Double(1 << 53)
+        rng.unit()
     }
 
     mutating func randomState() -> [Double] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bounds
 import Foundation
+import LinearAlgebra
 import Reachability
 import Splitting
 
@@ -29,6 +30,10 @@ struct BenchReach: ParsableCommand {
         let name: String
         let system: String
         let cases: [Case]
+    }
+
+    func validate() throws {
+        try OptionCheck.count(repetitions, "--repetitions", in: 1...1000)
     }
 
     func run() throws {
@@ -91,12 +96,9 @@ struct BenchReach: ParsableCommand {
                 // True last-step box from many simulated trajectories.
                 var a = try ReachAnalysis(system: sys, horizon: 5, strategy: .oneShot, intermediates: .lp)
                 var lo = [Double.infinity, .infinity], hi = [-Double.infinity, -.infinity]
-                var seed: UInt64 = 7
+                var rng = SplitMix64(seed: 7)
                 for _ in 0..<20_000 {
-                    let x0 = (0..<2).map { i -> Double in
-                        seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                        return box.lower[i] + Double(seed >> 11) / Double(1 << 53) * (box.upper[i] - box.lower[i])
-                    }
+                    let x0 = (0..<2).map { i in box.lower[i] + rng.unit() * (box.upper[i] - box.lower[i]) }
                     let x = a.loop.simulate(x0)[5]
                     for i in 0..<2 { lo[i] = min(lo[i], x[i]); hi[i] = max(hi[i], x[i]) }
                 }
