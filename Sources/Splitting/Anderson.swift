@@ -18,7 +18,6 @@ struct AndersonAcceleration {
     var head = 0
     var lastNorm: [Double]
     var started: [Bool]
-    var rejected = 0
 
     init(memory: Int, dimension: Int, columns: Int) {
         self.memory = memory
@@ -72,7 +71,6 @@ struct AndersonAcceleration {
                 if started[c] && norm > 2 * lastNorm[c] {
                     count[c] = 0
                     lastNorm[c] = norm
-                    rejected += 1
                     (pFb + base).update(from: fb, count: d)
                     (pGb + base).update(from: gb + base, count: d)
                     continue
