@@ -554,6 +554,10 @@ private struct GraphBuilder {
             guard let s = Shape.broadcast(p.shape, q.shape) else {
                 throw fail(node, "shapes \(p.shape) and \(q.shape) do not broadcast")
             }
+            // Two small constants can broadcast to an enormous one ([n, 1] with [1, n]).
+            guard Shape.count(s) <= maximumDenseEntries else {
+                throw fail(node, "constants broadcast to shape \(s), which exceeds \(maximumDenseEntries) values")
+            }
             let data = zip(Shape.expand(p, to: s), Shape.expand(q, to: s)).map { combine($0, $1) }
             try setOutput(node, .constant(Tensor(shape: s, data: data)))
         case (.dynamic(let x, let xShape), .constant(let c)), (.constant(let c), .dynamic(let x, let xShape)):

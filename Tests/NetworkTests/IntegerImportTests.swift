@@ -75,3 +75,22 @@ final class IntegerImportTests: XCTestCase {
         XCTAssertEqual(m.graph.evaluate([1, 2, 3, 4]), [1, 2, 3, 4])
     }
 }
+
+/// Constants small in the file must not expand to an enormous tensor.
+final class BroadcastLimitTests: XCTestCase {
+    func testConstantsBroadcastingPastTheLimitAreRefused() throws {
+        func column(_ name: String, _ dims: [Int64]) -> Onnx_TensorProto {
+            var t = Onnx_TensorProto()
+            t.name = name
+            t.dataType = 1
+            t.dims = dims
+            t.floatData = [Float](repeating: 1, count: Int(dims.reduce(1, *)))
+            return t
+        }
+        // 2^16 values each; their broadcast would be 2^32 doubles (32 GiB).
+        let add = onnxNode("Add", inputs: ["a", "b"], [])
+        let data = try onnxModel(input: [1, 4], node: add,
+                                 initializers: [column("a", [65536, 1]), column("b", [1, 65536])])
+        assertImportRefused(data, "exceeds")
+    }
+}
