@@ -69,7 +69,10 @@ let package = Package(
         .testTarget(name: "ConvTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
         .target(name: "TestClock", path: "Tests/TestClock"),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard", "TestClock"]),
+        .testTarget(name: "MonitorTests", dependencies: [
+            "Monitor", "Reachability", "Transport", "reachguardd", "reachguard", "TestClock",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestClock"]),
     ],
     swiftLanguageModes: [.v6]
