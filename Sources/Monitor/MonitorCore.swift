@@ -78,7 +78,6 @@ public final class MonitorCore {
             out["method"] = "admm/\(analysis.strategy.rawValue)/\(analysis.intermediates.rawValue)-intermediates"
             out["error"] = NSNull()
         } catch {
-            counters.invalid += 1
             return invalidVerdict(SensorError(seq: m.seq, stamp: m.stamp, description: "\(error)"))
         }
         let latency = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
@@ -94,6 +93,8 @@ public final class MonitorCore {
         return out
     }
 
+    /// The `invalid` verdict, counted here and only here: both a refused decode
+    /// and a solve that throws come through, so each message counts once.
     public func invalidVerdict(_ e: SensorError) -> [String: Any] {
         counters.invalid += 1
         return ["seq": e.seq.map { $0 as Any } ?? NSNull(), "stamp": e.stamp.map { $0 as Any } ?? NSNull(),
