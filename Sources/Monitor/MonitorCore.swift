@@ -52,8 +52,13 @@ public final class MonitorCore {
         return tube.verdict
     }
 
-    /// Carries the counters over when a reloaded configuration replaces this core.
-    public func adoptCounters(from other: MonitorCore) { counters = other.counters }
+    /// Carries the counters over when a reloaded configuration replaces this core,
+    /// with the authentication counts, which live in the sockets the daemon keeps.
+    public func adoptCounters(from other: MonitorCore) {
+        counters = other.counters
+        rejectedCount = other.rejectedCount
+        handshakeFailureCount = other.handshakeFailureCount
+    }
 
     public func noteReceived(_ count: Int = 1) { counters.received += count }
     public func noteSkipped(_ count: Int = 1) { counters.skipped += count }

@@ -55,7 +55,6 @@ final class Daemon {
             let fresh = try MonitorCore(configuration: next)
             _ = try fresh.selfCheck()
             fresh.adoptCounters(from: core)
-            fresh.rejectedCount = core.rejectedCount
             core = fresh
             configuration = next
             logger.info("reloaded \(configurationPath)")
