@@ -51,7 +51,6 @@ struct Soak: ParsableCommand {
             var invalidSent = 0
             var latencies: [Double] = []
             var lastBeat: [String: Any] = [:]
-            var firstBeat: [String: Any]? = nil
             var rng: UInt64 = 5
             let start = Date()
             var next = Date()
@@ -60,7 +59,6 @@ struct Soak: ParsableCommand {
                 while let f = try sub.receive(timeoutMilliseconds: wait) {
                     guard f.count == 2, let o = try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any] else { continue }
                     if String(decoding: f[0], as: UTF8.self) == "heartbeat" {
-                        if firstBeat == nil { firstBeat = o }
                         lastBeat = o
                     } else if let s = (o["seq"] as? NSNumber)?.uint64Value {
                         answered.insert(s)
@@ -94,7 +92,7 @@ struct Soak: ParsableCommand {
             }
             let settle = Date()
             while Date().timeIntervalSince(settle) < 2 { try drain(wait: 100) }
-            let received = (lastBeat["received"] as? Int ?? 0) - (firstBeat.map { _ in 0 } ?? 0)
+            let received = lastBeat["received"] as? Int ?? 0
             let skipped = lastBeat["skipped"] as? Int ?? 0
             let unaccounted = sent.subtracting(answered).count - skipped
             let sorted = latencies.sorted()
