@@ -110,17 +110,13 @@ public final class MonitorCore {
     /// Counters, uptime and latency percentiles since the last heartbeat (then reset).
     public func heartbeat() -> [String: Any] {
         let sorted = latencies.sorted()
-        func percentile(_ p: Double) -> Any {
-            guard !sorted.isEmpty else { return NSNull() }
-            let i = min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)
-            return sorted[max(0, i)]
-        }
+        func at(_ p: Double) -> Any { percentile(p, ofSorted: sorted) ?? NSNull() }
         let hb: [String: Any] = [
             "received": counters.received, "processed": counters.processed, "skipped": counters.skipped,
             "invalid": counters.invalid, "deadline_misses": counters.deadlineMisses, "dropped": counters.dropped,
             "rejected": rejectedCount(), "handshake_failures": handshakeFailureCount(),
             "uptime_s": Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-            "latency_ms": ["p50": percentile(0.5), "p99": percentile(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
+            "latency_ms": ["p50": at(0.5), "p99": at(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
                            "count": sorted.count],
         ]
         latencies.removeAll(keepingCapacity: true)

@@ -96,7 +96,7 @@ struct Soak: ParsableCommand {
             let skipped = lastBeat["skipped"] as? Int ?? 0
             let unaccounted = sent.subtracting(answered).count - skipped
             let sorted = latencies.sorted()
-            func p(_ q: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+            func p(_ q: Double) -> Double { percentile(q, ofSorted: sorted) ?? .nan }
             Output.line(String(format: "soak: %.0f s at %.0f Hz: sent %d (%d malformed), daemon received %d, answered %d, skipped %d, unaccounted %d; latency ms p50 %.2f p99 %.2f max %.2f; daemon RSS %d -> %d KiB, open fds %d -> %d; deadline misses %d, invalid %d",
                                seconds, rate, sent.count, invalidSent, received, answered.count, skipped, unaccounted,
                                p(0.5), p(0.99), sorted.last ?? .nan, rssStart, proc("VmRSS"), fdStart, fds(),
