@@ -4,6 +4,7 @@
 //  - swift-log: the daemon's one-line-per-event logs on stderr (journald).
 //  - swift-protobuf: decoding ONNX files (the generated onnx.pb.swift is committed;
 //    no build plugin, which would add ~10 minutes to a first build).
+//  - swift-property-based (tests only): random message mixes against a real daemon in MonitorTests.
 import PackageDescription
 
 let package = Package(
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // System libraries, found with pkg-config.
@@ -69,7 +71,11 @@ let package = Package(
         .testTarget(name: "ConvTests", dependencies: ["Splitting", "Bounds", "Network", "LinearAlgebra"]),
         .testTarget(name: "CLITests", dependencies: ["reachguard"]),
         .target(name: "TestClock", path: "Tests/TestClock"),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Reachability", "Transport", "reachguardd", "reachguard", "TestClock"]),
+        .testTarget(name: "MonitorTests", dependencies: [
+            "Monitor", "Reachability", "Transport", "reachguardd", "reachguard", "TestClock",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestClock"]),
     ],
     swiftLanguageModes: [.v6]

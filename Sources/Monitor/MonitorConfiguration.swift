@@ -61,11 +61,8 @@ public struct MonitorConfiguration: Sendable {
         warmStart = try flag(monitor, "monitor", "warm_start", true)
         falsificationSamples = Int(try number(monitor, "monitor", "falsification_samples", 32, 0...100_000))
         maximumPayloadBytes = Int(try number(monitor, "monitor", "max_payload_bytes", 65_536, 64...16_777_216))
-        let interText = monitor["intermediates"]?.string ?? "crown"
-        guard let im = IntermediateMethod(rawValue: interText) else {
-            throw fail("[monitor] intermediates", "must be \"crown\", \"lp\" or \"ibp\"")
-        }
-        intermediates = im
+        intermediates = try SystemDescription.intermediates(in: monitor, section: "monitor", file: file,
+                                                            default: .crown)
         let zmq = try table("zmq")
         sensorEndpoint = try endpoint(zmq, "sensor_endpoint", "tcp://127.0.0.1:5556")
         sensorBind = try flag(zmq, "zmq", "sensor_bind", false)

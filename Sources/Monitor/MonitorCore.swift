@@ -52,8 +52,13 @@ public final class MonitorCore {
         return tube.verdict
     }
 
-    /// Carries the counters over when a reloaded configuration replaces this core.
-    public func adoptCounters(from other: MonitorCore) { counters = other.counters }
+    /// Carries the counters over when a reloaded configuration replaces this core,
+    /// with the authentication counts, which live in the sockets the daemon keeps.
+    public func adoptCounters(from other: MonitorCore) {
+        counters = other.counters
+        rejectedCount = other.rejectedCount
+        handshakeFailureCount = other.handshakeFailureCount
+    }
 
     public func noteReceived(_ count: Int = 1) { counters.received += count }
     public func noteSkipped(_ count: Int = 1) { counters.skipped += count }
@@ -78,7 +83,6 @@ public final class MonitorCore {
             out["method"] = "admm/\(analysis.strategy.rawValue)/\(analysis.intermediates.rawValue)-intermediates"
             out["error"] = NSNull()
         } catch {
-            counters.invalid += 1
             return invalidVerdict(SensorError(seq: m.seq, stamp: m.stamp, description: "\(error)"))
         }
         let latency = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
@@ -94,6 +98,8 @@ public final class MonitorCore {
         return out
     }
 
+    /// The `invalid` verdict, counted here and only here: both a refused decode
+    /// and a solve that throws come through, so each message counts once.
     public func invalidVerdict(_ e: SensorError) -> [String: Any] {
         counters.invalid += 1
         return ["seq": e.seq.map { $0 as Any } ?? NSNull(), "stamp": e.stamp.map { $0 as Any } ?? NSNull(),
@@ -104,17 +110,13 @@ public final class MonitorCore {
     /// Counters, uptime and latency percentiles since the last heartbeat (then reset).
     public func heartbeat() -> [String: Any] {
         let sorted = latencies.sorted()
-        func percentile(_ p: Double) -> Any {
-            guard !sorted.isEmpty else { return NSNull() }
-            let i = min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)
-            return sorted[max(0, i)]
-        }
+        func at(_ p: Double) -> Any { percentile(p, ofSorted: sorted) ?? NSNull() }
         let hb: [String: Any] = [
             "received": counters.received, "processed": counters.processed, "skipped": counters.skipped,
             "invalid": counters.invalid, "deadline_misses": counters.deadlineMisses, "dropped": counters.dropped,
             "rejected": rejectedCount(), "handshake_failures": handshakeFailureCount(),
             "uptime_s": Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-            "latency_ms": ["p50": percentile(0.5), "p99": percentile(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
+            "latency_ms": ["p50": at(0.5), "p99": at(0.99), "max": sorted.last.map { $0 as Any } ?? NSNull(),
                            "count": sorted.count],
         ]
         latencies.removeAll(keepingCapacity: true)

@@ -48,18 +48,18 @@ public struct SensorDecoder: Sendable {
         }
         guard case .object(let fields) = value else { return .failure(SensorError(description: "payload is not a JSON object")) }
         var err = SensorError(description: "")
-        if case .number(let s)? = fields["stamp"], s.isFinite { err.stamp = s }
-        guard case .number(let seqValue)? = fields["seq"] else {
+        if case .number(let s, _)? = fields["stamp"], s.isFinite { err.stamp = s }
+        guard case .number(_, let seqText)? = fields["seq"] else {
             err.description = fields["seq"] == nil ? "missing 'seq'" : "'seq' is not a number"
             return .failure(err)
         }
-        guard seqValue >= 0, seqValue < 1.8446744073709552e19, seqValue == seqValue.rounded() else {
-            err.description = "'seq' must be an unsigned integer"
+        guard let seq = Self.unsignedInteger(seqText) else {
+            err.description = "'seq' must be an unsigned integer literal from 0 to \(UInt64.max) "
+                + "(no sign, fraction or exponent), not \(seqText)"
             return .failure(err)
         }
-        let seq = UInt64(seqValue)
         err.seq = seq
-        guard case .number(let stamp)? = fields["stamp"] else {
+        guard case .number(let stamp, _)? = fields["stamp"] else {
             err.description = fields["stamp"] == nil ? "missing 'stamp'" : "'stamp' is not a number"
             return .failure(err)
         }
@@ -73,7 +73,10 @@ public struct SensorDecoder: Sendable {
             }
             var out: [Double] = []
             for (i, item) in items.enumerated() {
-                guard case .number(let n) = item else { err.description = "\(key)[\(i)] is not a number"; return .failure(err) }
+                guard case .number(let n, _) = item else {
+                    err.description = "\(key)[\(i)] is not a number"
+                    return .failure(err)
+                }
                 guard n.isFinite else { err.description = "\(key)[\(i)] is \(n), not finite"; return .failure(err) }
                 out.append(n)
             }
@@ -98,12 +101,24 @@ public struct SensorDecoder: Sendable {
         }
         return .success(SensorMessage(seq: seq, stamp: stamp, x: x, radius: radius))
     }
+
+    /// `seq` is a uint64, read from the number's text: through a Double it would round
+    /// above 2^53 and refuse 2^64 - 1. Only what JSON writes for an integer is taken
+    /// ("0", or digits without a leading zero): 1e3 or 5.0 may come from a float, so
+    /// they are refused rather than guessed at.
+    static func unsignedInteger(_ text: String) -> UInt64? {
+        let digits = Array(text.utf8)
+        guard let first = digits.first, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              first != 0x30 || digits.count == 1 else { return nil }
+        return UInt64(text)   // nil past UInt64.max
+    }
 }
 
 /// JSON with NaN / Infinity / -Infinity accepted as numbers; depth and sizes capped.
 struct JSONReader {
     enum Value: Equatable {
-        case null, bool(Bool), number(Double), string(String), array([Value]), object([String: Value])
+        /// A number keeps its text as well, for integers that a Double cannot hold exactly.
+        case null, bool(Bool), number(Double, text: String), string(String), array([Value]), object([String: Value])
     }
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -191,9 +206,9 @@ struct JSONReader {
             if literal("true") { return .bool(true) }
             if literal("false") { return .bool(false) }
             if literal("null") { return .null }
-            if literal("NaN") { return .number(.nan) }
-            if literal("Infinity") { return .number(.infinity) }
-            if literal("-Infinity") { return .number(-.infinity) }
+            if literal("NaN") { return .number(.nan, text: "NaN") }
+            if literal("Infinity") { return .number(.infinity, text: "Infinity") }
+            if literal("-Infinity") { return .number(-.infinity, text: "-Infinity") }
             let start = i
             while i < bytes.count, let c = Optional(bytes[i]),
                   (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
@@ -201,10 +216,9 @@ struct JSONReader {
                 i += 1
                 guard i - start <= 64 else { throw Failure(description: "number too long") }
             }
-            guard i > start, let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
-                throw Failure(description: "invalid value at byte \(start)")
-            }
-            return .number(d)
+            let text = String(decoding: bytes[start..<i], as: UTF8.self)
+            guard i > start, let d = Double(text) else { throw Failure(description: "invalid value at byte \(start)") }
+            return .number(d, text: text)
         }
     }
 }

@@ -202,11 +202,7 @@ public struct SystemDescription: Sendable {
             throw fail("[reach] strategy", "must be \"one-shot\" or \"recursive\", not \"\(strategyText)\"")
         }
         strategy = s
-        let interText = reach["intermediates"]?.string ?? "lp"
-        guard let im = IntermediateMethod(rawValue: interText) else {
-            throw fail("[reach] intermediates", "must be \"crown\", \"lp\" or \"ibp\", not \"\(interText)\"")
-        }
-        intermediates = im
+        intermediates = try Self.intermediates(in: reach, section: "reach", file: file, default: .lp)
 
         var unsafe: [UnsafeSet] = []
         if let safety = try section("safety"), let list = safety["unsafe"] {
@@ -232,6 +228,16 @@ public struct SystemDescription: Sendable {
                 throw fail("[sensor] radius", "element \(bad) is negative")
             }
         }
+    }
+
+    /// `[section] intermediates`: "crown", "lp" or "ibp", `fallback` when absent. One parser for
+    /// [reach] and [monitor], so both accept the same names and refuse a non-string value alike.
+    public static func intermediates(in table: [String: TOMLValue], section: String, file: String,
+                                     default fallback: IntermediateMethod) throws -> IntermediateMethod {
+        guard let value = table["intermediates"] else { return fallback }
+        if let text = value.string, let method = IntermediateMethod(rawValue: text) { return method }
+        let given = value.string.map { "not \"\($0)\"" } ?? "as a string"
+        throw SystemError("\(file): [\(section)] intermediates: must be \"crown\", \"lp\" or \"ibp\", \(given)")
     }
 
     /// Template rows over the state: box (±e_i), octagon (±e_i, ±e_i±e_j), or the given rows.

@@ -48,7 +48,7 @@ struct BenchMonitor: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let rssEnd = Self.residentKiB()
             let sorted = latencies.sorted()
-            func p(_ q: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+            func p(_ q: Double) -> Double { percentile(q, ofSorted: sorted) ?? .nan }
             let misses = latencies.filter { $0 > c.deadlineMilliseconds }.count
             Output.line(String(format: "%@: %d messages in %.2f s = %.0f msg/s sustained; latency ms p50 %.3f p99 %.3f max %.3f; deadline %.0f ms, misses %d (first message included); warm %@; RSS %d -> %d KiB; verdicts %@",
                                config, count, seconds, Double(count) / seconds, p(0.5), p(0.99), sorted.last ?? .nan,

@@ -58,7 +58,6 @@ struct Soak: ParsableCommand {
             var invalidSent = 0
             var latencies: [Double] = []
             var lastBeat: [String: Any] = [:]
-            var firstBeat: [String: Any]? = nil
             var rng = SplitMix64(seed: 5)
             let start = Date()
             var next = Date()
@@ -67,7 +66,6 @@ struct Soak: ParsableCommand {
                 while let f = try sub.receive(timeoutMilliseconds: wait) {
                     guard f.count == 2, let o = try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any] else { continue }
                     if String(decoding: f[0], as: UTF8.self) == "heartbeat" {
-                        if firstBeat == nil { firstBeat = o }
                         lastBeat = o
                     } else if let s = (o["seq"] as? NSNumber)?.uint64Value {
                         answered.insert(s)
@@ -100,11 +98,11 @@ struct Soak: ParsableCommand {
             }
             let settle = Date()
             while Date().timeIntervalSince(settle) < 2 { try drain(wait: 100) }
-            let received = (lastBeat["received"] as? Int ?? 0) - (firstBeat.map { _ in 0 } ?? 0)
+            let received = lastBeat["received"] as? Int ?? 0
             let skipped = lastBeat["skipped"] as? Int ?? 0
             let unaccounted = sent.subtracting(answered).count - skipped
             let sorted = latencies.sorted()
-            func p(_ q: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+            func p(_ q: Double) -> Double { percentile(q, ofSorted: sorted) ?? .nan }
             Output.line(String(format: "soak: %.0f s at %.0f Hz: sent %d (%d malformed), daemon received %d, answered %d, skipped %d, unaccounted %d; latency ms p50 %.2f p99 %.2f max %.2f; daemon RSS %d -> %d KiB, open fds %d -> %d; deadline misses %d, invalid %d",
                                seconds, rate, sent.count, invalidSent, received, answered.count, skipped, unaccounted,
                                p(0.5), p(0.99), sorted.last ?? .nan, rssStart, proc("VmRSS"), fdStart, fds(),

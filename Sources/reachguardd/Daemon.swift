@@ -26,6 +26,10 @@ final class Daemon {
     let context: ZMQContext
     let logger: Logger
     var onHeartbeat: (([String: Any]) -> Void)?
+    /// Called on the processing thread with each state about to be solved. Nil in the
+    /// shipped daemon (ReachGuardD never sets it); a test running the loop in its own
+    /// process blocks here to play a hung solver, so nothing outside can set it off.
+    var beforeSolve: ((SensorMessage) -> Void)?
 
     init(configuration: MonitorConfiguration, path: String, context: ZMQContext, logger: Logger) throws {
         self.configuration = configuration
@@ -55,7 +59,6 @@ final class Daemon {
             let fresh = try MonitorCore(configuration: next)
             _ = try fresh.selfCheck()
             fresh.adoptCounters(from: core)
-            fresh.rejectedCount = core.rejectedCount
             core = fresh
             configuration = next
             logger.info("reloaded \(configurationPath)")
@@ -121,7 +124,6 @@ final class Daemon {
         let heartbeatNanos = UInt64(c.heartbeatMilliseconds * 1e6)
         var nextHeartbeat = DispatchTime.now().uptimeNanoseconds + heartbeatNanos
         let watchdogNanos = SystemdNotifier.watchdogInterval.map { UInt64($0 * 1e9 / 2) }
-        let hangSeq = ProcessInfo.processInfo.environment["REACHGUARD_TEST_HANG_SEQ"].flatMap(UInt64.init)
         var lastProcessed = core.counters.processed
         var lastBeat = DispatchTime.now().uptimeNanoseconds
         var lastReceive = DispatchTime.now().uptimeNanoseconds
@@ -163,10 +165,7 @@ final class Daemon {
                     }
                 }
                 if let m = newest {
-                    if let h = hangSeq, m.seq == h {
-                        logger.error("test hook: hanging on seq \(h)")
-                        while true { sleep(3600) }
-                    }
+                    beforeSolve?(m)
                     let v = core.process(m)
                     publish(alerts, "verdict", v)
                     if (v["verdict"] as? String) != Verdict.safe.rawValue { publish(alerts, "alert", v) }

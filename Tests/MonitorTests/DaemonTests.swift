@@ -1,37 +1,165 @@
 import Foundation
-import XCTest
+import Logging
+import Monitor
 import TestClock
 import Transport
+import XCTest
+@testable import reachguardd
 
 let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A real `reachguardd` process on ipc:// endpoints in a temp folder, with a
-/// test publisher on its sensor endpoint and a subscriber on its alerts.
+/// A harness step that did not happen, with what the daemon said.
+struct HarnessFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// reachguardd's own loop on a thread of this process, for what a separate process
+/// cannot be given: a hook closure on the `Daemon` (see `Daemon.beforeSolve`).
+final class InProcessDaemon: @unchecked Sendable {
+    // @unchecked: `daemon` is touched by the loop thread only once `start()` has run.
+    let daemon: Daemon
+    let stop = StopFlag()
+    let context: ZMQContext
+    private let finished = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var error: Error?
+    private var done = false
+    private var joined = false   // read and written by the test's thread only
+
+    init(configPath: String) throws {
+        context = try ZMQContext()
+        let configuration = try MonitorConfiguration.load(path: configPath)
+        daemon = try Daemon(configuration: configuration, path: configPath, context: context,
+                            logger: Logger(label: "reachguardd-in-process"))
+    }
+
+    func start() {
+        Thread { [self] in
+            let failure: Error?
+            do { try daemon.run(stop: stop); failure = nil } catch { failure = error }
+            lock.lock(); self.error = failure; done = true; lock.unlock()
+            finished.signal()
+        }.start()
+    }
+
+    var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return !done }
+
+    /// Stops the loop: 0 after a clean stop, 1 when `run` threw, -1 when it did not end in
+    /// time. A second call answers at once (tests stop in a `defer` and in an assertion).
+    func finish(seconds: Double) -> Int32 {
+        stop.set()
+        if !joined {
+            guard finished.wait(timeout: .now() + seconds) == .success else { return -1 }
+            joined = true
+            context.shutdown()
+        }
+        lock.lock(); defer { lock.unlock() }
+        return error == nil ? 0 : 1
+    }
+}
+
+/// Reads a child's stderr as it comes, so a chatty daemon never blocks on a full pipe.
+final class PipeDrain: @unchecked Sendable {
+    // @unchecked: `text` is guarded by `lock`; the reader thread only appends.
+    let pipe = Pipe()
+    private let lock = NSLock()
+    private var text = Data()
+    private let ended = DispatchSemaphore(value: 0)
+    private var sawEnd = false   // the test's thread only
+
+    func start() {
+        Thread { [self] in
+            while true {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                lock.lock(); text.append(chunk); lock.unlock()
+            }
+            ended.signal()
+        }.start()
+    }
+
+    /// Everything written, once the writer has closed its end (or after `seconds`).
+    func all(seconds: Double = 5) -> String {
+        if !sawEnd { sawEnd = ended.wait(timeout: .now() + seconds) == .success }
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// A real `reachguardd` on ipc:// endpoints in a temp folder, with a test publisher
+/// on its sensor endpoint and a subscriber on its alerts: the built binary as a child
+/// process, or, given `inProcess`, the same loop on a thread here (the closure sets
+/// its hooks; `environment` is then set in this process until `stop()`, which is
+/// safe because XCTest runs one test at a time).
 final class DaemonHarness {
     let directory: URL
     let process = Process()
+    let inProcess: InProcessDaemon?
     let context: ZMQContext
     var sensor: ZMQSocket
     let alerts: ZMQSocket
-    var stderrPipe = Pipe()
+    let stderrDrain = PipeDrain()
     var messages: [(topic: String, body: [String: Any])] = []
+    /// The JSON text of each message, in the order of `messages`.
+    var texts: [String] = []
     var nextProbe: UInt64 = 1_000_000
+    private var savedEnvironment: [String: String?] = [:]
 
     let configPath: String
     let sensorBind: Bool
 
     init(deadlineMs: Double = 50, heartbeatMs: Double = 100, environment: [String: String] = [:], name: String,
-         sensorBind: Bool = true, controller: String? = nil, extra: String = "") throws {
+         sensorBind: Bool = true, controller: String? = nil, extra: String = "",
+         inProcess configure: ((Daemon) -> Void)? = nil) throws {
         self.sensorBind = sensorBind
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configPath = directory.appendingPathComponent("reachguardd.toml").path
+        try Self.configuration(directory: directory, deadlineMs: deadlineMs, heartbeatMs: heartbeatMs,
+                               sensorBind: sensorBind, controller: controller, extra: extra)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        if let configure {
+            for (k, v) in environment {
+                savedEnvironment[k] = ProcessInfo.processInfo.environment[k]
+                setenv(k, v, 1)
+            }
+            let daemon = try InProcessDaemon(configPath: configPath)
+            configure(daemon.daemon)
+            daemon.start()
+            inProcess = daemon
+        } else {
+            inProcess = nil
+            try Self.launch(process, configPath: configPath, environment: environment, stderr: stderrDrain.pipe)
+            stderrDrain.start()
+        }
+        // Connect once the daemon has bound both endpoints (connecting earlier
+        // relies on libzmq's reconnect timer, which made this harness flaky).
+        let deadline = Deadline(seconds: 30)
+        while !deadline.passed && (inProcess?.isRunning ?? process.isRunning)
+                && !((!sensorBind || FileManager.default.fileExists(atPath: directory.path + "/sensor"))
+                     && FileManager.default.fileExists(atPath: directory.path + "/alerts")) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        context = try ZMQContext()
+        sensor = try ZMQSocket(context: context, kind: .publisher)
+        alerts = try ZMQSocket(context: context, kind: .subscriber)
+        try alerts.subscribe("")
+        try alerts.connect("ipc://\(directory.path)/alerts")
+        try sensor.setSendHighWaterMark(100_000)
+        let sensorEndpoint = "ipc://\(directory.path)/sensor"
+        if sensorBind { try sensor.connect(sensorEndpoint) } else { try sensor.bind(sensorEndpoint) }
+    }
+
+    /// The double integrator's system file with [monitor] and [zmq] on ipc:// endpoints in `directory`.
+    static func configuration(directory: URL, deadlineMs: Double, heartbeatMs: Double, sensorBind: Bool,
+                              controller: String?, extra: String) throws -> String {
         let source = try String(contentsOf: repositoryRoot.appendingPathComponent("Config/double_integrator/system.toml"), encoding: .utf8)
+        let model = controller ?? repositoryRoot.path + "/Config/double_integrator/controller.onnx"
         let system = source.components(separatedBy: "# --- reachguardd")[0]
-            .replacingOccurrences(of: "model = \"controller.onnx\"",
-                                  with: "model = \"\(controller ?? repositoryRoot.path + "/Config/double_integrator/controller.onnx")\"")
-        let config = system + """
+            .replacingOccurrences(of: "model = \"controller.onnx\"", with: "model = \"\(model)\"")
+        return system + """
 
         [monitor]
         deadline_ms = \(deadlineMs)
@@ -48,33 +176,22 @@ final class DaemonHarness {
         alert_endpoint = "ipc://\(directory.path)/alerts"
         \(extra)
         """
-        let path = directory.appendingPathComponent("reachguardd.toml").path
-        configPath = path
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The built reachguardd as a child process (static: called before `init` is done).
+    private static func launch(_ process: Process, configPath: String, environment: [String: String],
+                               stderr: Pipe) throws {
         process.executableURL = Bundle.main.bundleURL.appendingPathComponent("reachguardd")
-        process.arguments = ["--config", path]
+        process.arguments = ["--config", configPath]
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        process.standardError = stderrPipe
+        process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Connect once the daemon has bound both endpoints (connecting earlier
-        // relies on libzmq's reconnect timer, which made this harness flaky).
-        let deadline = Deadline(seconds: 30)
-        while !deadline.passed && process.isRunning
-                && !((!sensorBind || FileManager.default.fileExists(atPath: directory.path + "/sensor"))
-                     && FileManager.default.fileExists(atPath: directory.path + "/alerts")) {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        context = try ZMQContext()
-        sensor = try ZMQSocket(context: context, kind: .publisher)
-        alerts = try ZMQSocket(context: context, kind: .subscriber)
-        try alerts.subscribe("")
-        try alerts.connect("ipc://\(directory.path)/alerts")
-        try sensor.setSendHighWaterMark(100_000)
-        if sensorBind { try sensor.connect("ipc://\(directory.path)/sensor") } else { try sensor.bind("ipc://\(directory.path)/sensor") }
     }
+
+    var isRunning: Bool { inProcess?.isRunning ?? process.isRunning }
 
     func send(_ frames: [Data]) throws { _ = try sensor.send(frames, blocking: true) }
 
@@ -93,6 +210,7 @@ final class DaemonHarness {
             guard let f = try alerts.receive(timeoutMilliseconds: 50), f.count == 2 else { continue }
             let body = (try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any]) ?? [:]
             messages.append((String(decoding: f[0], as: UTF8.self), body))
+            texts.append(String(decoding: f[1], as: UTF8.self))
         }
         return done(messages)
     }
@@ -105,28 +223,56 @@ final class DaemonHarness {
             self.nextProbe += 1
             return false
         }
-        XCTAssertTrue(ok, "the daemon never answered: \(stderrText())")
+        guard ok else { throw HarnessFailure(description: "the daemon never answered: \(stderrText())") }
+    }
+
+    /// The newest heartbeat once the counters stop moving (two in a row with the same
+    /// `received`): the probes of `handshake()` have all been counted by then.
+    func settledHeartbeat(seconds: Double = 10) throws -> [String: Any] {
+        var seen = messages.filter { $0.topic == "heartbeat" }.count
+        var previous: Int? = nil
+        var last: [String: Any] = [:]
+        let settled = try collect(seconds: seconds) { m in
+            let beats = m.filter { $0.topic == "heartbeat" }
+            guard beats.count > seen, let hb = beats.last?.body else { return false }
+            seen = beats.count
+            defer { previous = hb["received"] as? Int; last = hb }
+            return previous != nil && previous == hb["received"] as? Int
+        }
+        guard settled else { throw HarnessFailure(description: "the counters never settled: \(last)") }
+        return last
     }
 
     func verdicts(topic: String = "verdict") -> [[String: Any]] { messages.filter { $0.topic == topic }.map(\.body) }
 
     func stderrText() -> String {
+        if inProcess != nil { return "(in-process daemon: its log is in this test's output)" }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        return String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return stderrDrain.all()
     }
 
     func stop() -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let end = Deadline(seconds: 10)
-        while process.isRunning && !end.passed { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return -1 }
+        let status = inProcess.map { $0.finish(seconds: 10) } ?? stopProcess()
+        for (k, v) in savedEnvironment {
+            if let v { setenv(k, v, 1) } else { unsetenv(k) }
+        }
+        savedEnvironment.removeAll()
+        guard status != -1 else { return -1 }
         sensor.close()
         alerts.close()
         context.shutdown()
         try? FileManager.default.removeItem(at: directory)
+        return status
+    }
+
+    private func stopProcess() -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let end = Deadline(seconds: 10)
+        while process.isRunning && !end.passed { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return -1 }
         return process.terminationStatus
     }
 }

@@ -18,7 +18,7 @@ final class SensorDecoderTests: XCTestCase {
         let cases: [([Data], String, UInt64?)] = [
             (frames("not json"), "not JSON", nil),
             (frames(#"{"stamp": 1, "x": [0, 0]}"#), "missing 'seq'", nil),
-            (frames(#"{"seq": -1, "stamp": 1, "x": [0, 0]}"#), "unsigned integer", nil),
+            (frames(#"{"seq": -1, "stamp": 1, "x": [0, 0]}"#), "unsigned integer literal", nil),
             (frames(#"{"seq": 3, "stamp": 1, "x": [0, 0, 0]}"#), "has 3 values", 3),
             (frames(#"{"seq": 4, "stamp": 1, "x": [NaN, 0]}"#), "x[0] is nan", 4),
             (frames(#"{"seq": 5, "stamp": 1, "x": [0, Infinity]}"#), "x[1] is inf", 5),
@@ -38,6 +38,24 @@ final class SensorDecoderTests: XCTestCase {
             case .failure(let e):
                 XCTAssertTrue(e.description.contains(want), "'\(e.description)' lacks '\(want)'")
                 XCTAssertEqual(e.seq, seq, want)
+            }
+        }
+    }
+
+    /// seq takes the whole uint64 range, read exactly, and only plain integer literals.
+    func testSeqIsAnExactUInt64Literal() throws {
+        for (text, want) in [("0", UInt64(0)), ("9007199254740993", 9_007_199_254_740_993),
+                             ("18446744073709551615", .max)] {
+            let m = try decoder.decode(frames(#"{"seq": \#(text), "stamp": 0, "x": [0, 0]}"#)).get()
+            XCTAssertEqual(m.seq, want, text)
+        }
+        for text in ["18446744073709551616", "99999999999999999999", "-1", "-0", "1.5", "5.0", "1e3", "01", "NaN",
+                     "Infinity", "+7", "\"7\"", "true"] {
+            switch decoder.decode(frames(#"{"seq": \#(text), "stamp": 0, "x": [0, 0]}"#)) {
+            case .success(let m): XCTFail("seq \(text) decoded as \(m.seq)")
+            case .failure(let e):
+                XCTAssertNil(e.seq, text)
+                XCTAssertTrue(e.description.contains("'seq'"), "'\(e.description)' does not name seq")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
 import TestClock
+import XCTest
+@testable import reachguardd
 
 /// The notify protocol without systemd as PID 1: the test owns the datagram
 /// socket named by NOTIFY_SOCKET and reads what the daemon sends.
@@ -67,12 +68,13 @@ final class NotifyListener: @unchecked Sendable {
 }
 
 final class SystemdTests: XCTestCase {
-    func testReadyWatchdogAndStatusAndAHungSolverStopsThePings() throws {
+    func testReadyWatchdogAndStatus() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-notify-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let listener = try NotifyListener(directory: dir)
         let d = try DaemonHarness(heartbeatMs: 100, environment: [
-            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000", "REACHGUARD_TEST_HANG_SEQ": "5",
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000",
         ], name: "notify")
         defer { _ = d.stop() }
         listener.startDraining()
@@ -84,13 +86,41 @@ final class SystemdTests: XCTestCase {
         if let ready = first.firstIndex(of: "READY=1"), let ping = first.firstIndex(of: "WATCHDOG=1") {
             XCTAssertLessThan(ready, ping, "READY=1 comes after the self-check, before the loop")
         }
+    }
+
+    /// The daemon's loop in this process, held in its `beforeSolve` hook as a hung solver
+    /// would hold it: the pings stop, and come back once it lets go. In-process because the
+    /// hook is a closure: the shipped binary has no switch that could hang it.
+    func testAHungSolverStopsThePings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-hang-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let listener = try NotifyListener(directory: dir)
+        let hung = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let d = try DaemonHarness(heartbeatMs: 100, environment: [
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000",
+        ], name: "hang") { daemon in
+            daemon.beforeSolve = { m in
+                guard m.seq == 5 else { return }
+                hung.signal()
+                release.wait()
+            }
+        }
+        defer { XCTAssertEqual(d.stop(), 0, "the loop ends once the hook lets go") }
+        defer { release.signal() }   // runs first: never leave the loop held
+        listener.startDraining()
+        defer { listener.stop() }
         try d.handshake()
-        try d.send(seq: 5, x: [0.1, 0])                // the test hook hangs the solver here
-        _ = listener.take(after: 0.6)
-        let after = listener.take(after: 1.5)
-        XCTAssertFalse(after.contains("WATCHDOG=1"), "a hung solver must stop the pings: \(after)")
-        kill(d.process.processIdentifier, SIGKILL)   // what systemd's watchdog would do
-        try? FileManager.default.removeItem(at: dir)
+        let before = listener.take(after: 1)
+        XCTAssertGreaterThanOrEqual(before.filter { $0 == "WATCHDOG=1" }.count, 2, "pings before the hang: \(before)")
+        try d.send(seq: 5, x: [0.1, 0])
+        XCTAssertEqual(hung.wait(timeout: .now() + 10), .success, "the loop reached the hook with seq 5")
+        _ = listener.take(after: 0.6)   // a ping already on its way
+        let during = listener.take(after: 1.5)
+        XCTAssertFalse(during.contains("WATCHDOG=1"), "a hung solver must stop the pings: \(during)")
+        release.signal()
+        let afterwards = listener.take(after: 1)
+        XCTAssertTrue(afterwards.contains("WATCHDOG=1"), "pings resume once the solve returns: \(afterwards)")
     }
 
     /// `systemd-analyze verify` prints nothing for the unit (its ExecStart pointed at the built binary).
