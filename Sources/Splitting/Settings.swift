@@ -14,6 +14,10 @@ public struct Settings: Sendable {
     public var certificatePeriod: Int = 10
     /// Residual balancing of ρ, every this many iterations (0: off).
     public var rhoUpdatePeriod: Int = 25
+    /// Stop an objective whose certified gap has not shrunk by a tenth over this
+    /// many certificate checks (0: never); its bound stays certified. 50 checks
+    /// (500 iterations at the default period): converging runs shrink it faster.
+    public var stallChecks: Int = 50
     /// Anderson acceleration memory (0: plain ADMM).
     public var andersonMemory: Int = 3
     /// Matrix-free (convolutional) projections: relative residual of the
@@ -53,6 +57,7 @@ public struct Settings: Sendable {
         }
         try require(certificatePeriod >= 1, "certificatePeriod", certificatePeriod, ">= 1")
         try require(rhoUpdatePeriod >= 0, "rhoUpdatePeriod", rhoUpdatePeriod, ">= 0")
+        try require(stallChecks >= 0, "stallChecks", stallChecks, ">= 0")
         try require(andersonMemory >= 0 && andersonMemory <= Self.maximumAndersonMemory, "andersonMemory",
                     andersonMemory, "from 0 to \(Self.maximumAndersonMemory)")
         try require(projectionTolerance.isFinite && projectionTolerance > 0, "projectionTolerance",
@@ -91,6 +96,8 @@ public enum StopReason: String, Sendable {
     case converged
     case iterationLimit = "iteration-limit"
     case deadline
+    /// Some objectives stopped because their certified gap no longer shrank.
+    case stalled
     case nothingToSolve = "nothing-to-solve"
 }
 
@@ -111,6 +118,8 @@ public struct Solution: Sendable {
     public var columnIterations: Int
     /// Conjugate-gradient iterations spent in matrix-free projections (0 when all are factored).
     public var projectionIterations: Int = 0
+    /// Objectives stopped by the stall rule (their bound certified, the gap above tolerance).
+    public var stalledColumns: Int = 0
     public var seconds: Double
     public var stop: StopReason
     public var warm: Bool

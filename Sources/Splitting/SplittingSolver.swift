@@ -243,6 +243,7 @@ public struct SplittingSolver: Sendable {
         var objectiveWork = activeObjectives
         var originalWork = originalObjectives
         var best = crown.lower
+        var stall = StallWatch(columns: columns.count, checks: settings.stallChecks)
         let deadlineNanos = settings.deadline.map { start + UInt64(max(0, $0) * 1e9) }
         var iteration = 0
         var stop = StopReason.iterationLimit
@@ -283,6 +284,10 @@ public struct SplittingSolver: Sendable {
                     // The relaxed optimum lies in [best, upper]: a certified gap.
                     if upper[j] - best[j] <= settings.tolerance * max(1, abs(best[j])) {
                         done.append(j)
+                    } else if stall.isStalled(j, gap: upper[j] - best[j]) {
+                        // The best certified bound is kept; iterating on would only burn time.
+                        done.append(j)
+                        solution.stalledColumns += 1
                     }
                 }
                 if !done.isEmpty || last {
@@ -302,6 +307,7 @@ public struct SplittingSolver: Sendable {
                     state.store(into: &workspace, only: finished)
                     let keep = (0..<state.columns.count).filter { !finished.contains($0) }
                     best = keep.map { best[$0] }
+                    stall.keep(keep)
                     upper = keep.map { upper[$0] }
                     objectiveWork = Self.columns(of: objectiveWork, keep)
                     originalWork = Self.columns(of: originalWork, keep)
@@ -311,7 +317,7 @@ public struct SplittingSolver: Sendable {
                                                         columns: keep.count)
                     }
                     if state.columns.isEmpty {
-                        stop = .converged
+                        stop = solution.stalledColumns > 0 ? .stalled : .converged
                         break
                     }
                 }
@@ -798,5 +804,39 @@ struct WorkingState {
         rho = js.map { rho[$0] }
         scalePrimal = js.map { scalePrimal[$0] }
         scaleDual = js.map { scaleDual[$0] }
+    }
+}
+
+/// Stops an objective whose certified gap (upper − bound) has not shrunk by a
+/// tenth over `checks` certificate checks: on loose relaxations (IBP intermediate
+/// bounds) ADMM can circle for ever a little above the tolerance. Its bound is
+/// still certified; only the time is saved.
+struct StallWatch {
+    /// A gap counts as shrinking when it falls below this fraction of the marked one.
+    static let progressFactor = 0.9
+    let checks: Int
+    var marked: [Double]
+    var since: [Int]
+
+    init(columns: Int, checks: Int) {
+        self.checks = checks
+        marked = [Double](repeating: .infinity, count: columns)
+        since = [Int](repeating: 0, count: columns)
+    }
+
+    mutating func isStalled(_ j: Int, gap: Double) -> Bool {
+        guard checks > 0 else { return false }
+        if gap <= Self.progressFactor * marked[j] {
+            marked[j] = gap
+            since[j] = 0
+            return false
+        }
+        since[j] += 1
+        return since[j] >= checks
+    }
+
+    mutating func keep(_ columns: [Int]) {
+        marked = columns.map { marked[$0] }
+        since = columns.map { since[$0] }
     }
 }
