@@ -22,7 +22,7 @@ public final class MonitorCore {
     public private(set) var counters = Counters()
     var analysis: ReachAnalysis
     var latencies: [Double] = []
-    let started = DispatchTime.now().uptimeNanoseconds
+    private(set) var started = DispatchTime.now().uptimeNanoseconds
     /// Connections refused by authentication (CURVE), read at each heartbeat.
     public var rejectedCount: () -> Int = { 0 }
     /// Handshakes that failed before authentication (a client offering no key, a
@@ -54,8 +54,12 @@ public final class MonitorCore {
 
     /// Carries the counters over when a reloaded configuration replaces this core,
     /// with the authentication counts, which live in the sockets the daemon keeps.
+    /// The process's uptime and the latencies not yet reported go on too: a
+    /// reload must not look like a restart to a supervisor.
     public func adoptCounters(from other: MonitorCore) {
         counters = other.counters
+        started = other.started
+        latencies = other.latencies
         rejectedCount = other.rejectedCount
         handshakeFailureCount = other.handshakeFailureCount
     }
