@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ with AddressSanitizer and runs each for
 # RUNS inputs (default 1,000,000) from the committed seed corpus.
-#   bash Scripts/fuzz.sh [RUNS] [FuzzSensor FuzzONNX FuzzTOML FuzzVNNLIB]
+#   bash Scripts/fuzz.sh [RUNS] [FuzzSensor FuzzONNX FuzzTOML FuzzVNNLIB FuzzSolver]
 # A crash leaves its input as Fuzz/crash-*; keep it under Tests/Fixtures/fuzz/ as a regression.
 set -euo pipefail
 cd "$(dirname "$0")/../Fuzz"
 runs="${1:-1000000}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(FuzzSensor FuzzONNX FuzzTOML FuzzVNNLIB)
+[ ${#targets[@]} -eq 0 ] && targets=(FuzzSensor FuzzONNX FuzzTOML FuzzVNNLIB FuzzSolver)
 # Without this the Swift runtime's backtracer holds a crashing fuzzer for minutes.
 export SWIFT_BACKTRACE=enable=no
 # Release (-O keeps preconditions and bounds checks; Sources has no assert()): several
@@ -18,7 +18,7 @@ export SWIFT_BACKTRACE=enable=no
 # the last, so a build had either no coverage or no AddressSanitizer checks. The
 # -Xswiftc flag comes last; --sanitize=fuzzer stays so that SwiftPM leaves `main` to libFuzzer.
 swift build -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address 2>&1 | tail -n 1 >&2
-declare -A corpus=([FuzzSensor]=sensor [FuzzONNX]=onnx [FuzzTOML]=toml [FuzzVNNLIB]=vnnlib)
+declare -A corpus=([FuzzSensor]=sensor [FuzzONNX]=onnx [FuzzTOML]=toml [FuzzVNNLIB]=vnnlib [FuzzSolver]=solver)
 for t in "${targets[@]}"; do
   work=$(mktemp -d)
   cp Corpus/"${corpus[$t]}"/* "$work"/
