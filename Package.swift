@@ -13,8 +13,10 @@ let package = Package(
     products: [
         .executable(name: "reachguard", targets: ["reachguard"]),
         .executable(name: "reachguardd", targets: ["reachguardd"]),
-        // The decoders of outside data, for the fuzzers in Fuzz/.
-        .library(name: "ReachGuardKit", targets: ["Monitor", "Network", "Reachability", "Verification"]),
+        // The decoders of outside data and the bound computations, for the fuzzers in Fuzz/.
+        .library(name: "ReachGuardKit", targets: [
+            "Monitor", "Network", "Reachability", "Verification", "Bounds", "Splitting", "LinearAlgebra",
+        ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,0 +1,25 @@
+import Bounds
+import Foundation
+import LinearAlgebra
+import Network
+import Splitting
+import Verification
+
+/// Every bound method on a small random graph and box: IBP, CROWN, ADMM with
+/// CROWN and with LP intermediates, a warm-started input split and the
+/// verifier. It traps on a bound that misses a forward pass at a probe point
+/// or has lower > upper; a trap of the methods themselves is a finding too.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSolver(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let data = [UInt8](UnsafeRawBufferPointer(start: start, count: count))
+    let problem = ProblemDecoder.decode(data)
+    let graph = problem.graph
+    let probes = Probes(graph: graph, box: problem.box, seed: problem.seed)
+    let crown = SolverStages.boundWithoutSolver(graph, box: problem.box, probes: probes)
+    // TODO(main: ReLU-output fix): drop this guard once normalized() appends an identity node after a
+    // ReLU output; until then SplittingSolver.solve traps on such a target (the known crash).
+    if case .relu = graph.nodes[graph.output].operation { return 0 }
+    guard let solver = try? SplittingSolver(graph: graph, scaling: crown) else { return 0 }
+    SolverStages(solver: solver, box: problem.box, probes: probes).run(problem, crown: crown)
+    return 0
+}
