@@ -15,9 +15,9 @@ public struct Settings: Sendable {
     /// Residual balancing of ρ, every this many iterations (0: off).
     public var rhoUpdatePeriod: Int = 25
     /// Stop an objective whose certified gap has not shrunk by a tenth over this
-    /// many certificate checks (0: never); its bound stays certified. 50 checks
-    /// (500 iterations at the default period): converging runs shrink it faster.
-    public var stallChecks: Int = 50
+    /// many certificate checks (0: never, the default: LP-tight runs can shrink it
+    /// slowly for thousands of iterations); its bound stays certified.
+    public var stallChecks: Int = 0
     /// Anderson acceleration memory (0: plain ADMM).
     public var andersonMemory: Int = 3
     /// Matrix-free (convolutional) projections: relative residual of the

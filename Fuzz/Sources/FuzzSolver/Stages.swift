@@ -57,13 +57,17 @@ struct SolverStages {
         var stats = IntermediateStatistics()
         var s = Self.settings
         s.maxIterations = 30   // per pre-activation node, so it adds up
-        return solver.intermediateBounds(box: box, method: method, workspaces: &workspaces,
-                                         settings: s, statistics: &stats)
+        return valid { () throws(SplittingError) in
+            try solver.intermediateBounds(box: box, method: method, workspaces: &workspaces,
+                                          settings: s, statistics: &stats)
+        }
     }
 
     func solve(bounds: [Interval], box: Interval, workspace: inout Workspace, probes: Probes, _ what: String) {
-        let sol = solver.solve(objectives: Self.objectives(graph), box: box, bounds: bounds,
-                               workspace: &workspace, settings: Self.settings)
+        let sol = valid { () throws(SplittingError) in
+            try solver.solve(objectives: Self.objectives(graph), box: box, bounds: bounds,
+                             workspace: &workspace, settings: Self.settings)
+        }
         probes.checkOutput(sol.lower, graph: graph, what)
     }
 
@@ -102,7 +106,8 @@ struct SolverStages {
         verifier.maximumDepth = 1
         verifier.randomSamples = 4
         verifier.intermediates = problem.verifyIntermediates
-        check(verifier.verify(property, timeout: 5).answer, output: j, atMost: bound)
+        check(valid { () throws(SplittingError) in try verifier.verify(property, timeout: 5) }.answer,
+              output: j, atMost: bound)
     }
 
     func check(_ answer: VerificationAnswer, output j: Int, atMost bound: Double) {
@@ -130,4 +135,9 @@ struct SolverStages {
         lines.append("(assert (<= Y_\(j) \(bound)))")
         return lines.joined(separator: "\n")
     }
+}
+
+/// The fuzzer's settings are valid by construction: a refusal is itself a finding.
+func valid<T>(_ body: () throws(SplittingError) -> T) -> T {
+    do { return try body() } catch { fatalError("valid settings refused: \(error)") }
 }

@@ -16,10 +16,11 @@ public func fuzzSolver(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let graph = problem.graph
     let probes = Probes(graph: graph, box: problem.box, seed: problem.seed)
     let crown = SolverStages.boundWithoutSolver(graph, box: problem.box, probes: probes)
-    // TODO(main: ReLU-output fix): drop this guard once normalized() appends an identity node after a
-    // ReLU output; until then SplittingSolver.solve traps on such a target (the known crash).
-    if case .relu = graph.nodes[graph.output].operation { return 0 }
-    guard let solver = try? SplittingSolver(graph: graph, scaling: crown) else { return 0 }
+    // normalized() reads a ReLU output through an identity node: the solver takes every decoded graph.
+    let solver: SplittingSolver
+    do { solver = try SplittingSolver(graph: graph, scaling: crown) } catch {
+        fatalError("a normalized graph was refused: \(error)")
+    }
     SolverStages(solver: solver, box: problem.box, probes: probes).run(problem, crown: crown)
     return 0
 }
