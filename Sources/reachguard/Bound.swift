@@ -47,9 +47,6 @@ struct Bound: ParsableCommand {
             let input = try InputFiles.box(box, dimension: graph.inputSize)
             let rows = try objective.map { try InputFiles.objectives($0, outputs: graph.outputSize) }
                 ?? (0..<graph.outputSize).map { j in (0..<graph.outputSize).map { $0 == j ? 1.0 : 0.0 } }
-            guard ["admm", "crown", "ibp"].contains(method) else {
-                throw CommandFailure("--method must be admm, crown or ibp, not '\(method)'")
-            }
             guard let inter = IntermediateMethod(rawValue: intermediates) else {
                 throw CommandFailure("--intermediates must be crown, lp or ibp, not '\(intermediates)'")
             }

@@ -76,7 +76,6 @@ struct Reach: ParsableCommand {
                 }
                 inter = m
             }
-            if let h = horizon, !(1...1000).contains(h) { throw CommandFailure("--horizon must be from 1 to 1000") }
             var analysis = try ReachAnalysis(system: sys, horizon: horizon, strategy: strat, intermediates: inter)
             analysis.settings.applyDiagnosticEnvironment()
             let tube = try analysis.run(initial: initial)
