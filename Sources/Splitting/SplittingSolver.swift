@@ -166,173 +166,203 @@ public struct SplittingSolver: Sendable {
                       workspace: inout Workspace, active: [Bool]? = nil,
                       settings: Settings = Settings()) throws(SplittingError) -> Solution {
         try settings.validate()
-        let start = DispatchTime.now().uptimeNanoseconds
+        let clock = SolveClock(deadline: settings.deadline)
         let k = objectives.cols
         // Internal: objectives are built by our callers from the same target and column count.
         precondition(k == workspace.columns && objectives.rows == graph.nodes[workspace.target].size,
                      "objectives do not match the workspace")
         let activeMask = active ?? [Bool](repeating: true, count: k)
         let columns = (0..<k).filter { activeMask[$0] }
-        var solution = Solution(lower: [Double](repeating: -.infinity, count: k),
-                                crownLower: [Double](repeating: -.infinity, count: k),
-                                primalEstimate: [Double](repeating: .nan, count: k),
-                                primalResidual: [Double](repeating: 0, count: k),
-                                dualResidual: [Double](repeating: 0, count: k),
-                                iterations: 0, columnIterations: 0, seconds: 0,
-                                stop: .nothingToSolve, warm: columns.contains { workspace.solved[$0] })
+        var solution = Solution(columns: k, warm: columns.contains { workspace.solved[$0] })
         if columns.isEmpty { return solution }
-        let layout = workspace.layout
-        let target = workspace.target
-        let original = (objectives: objectives, box: box, bounds: bounds)
-        let box = scaledInterval(box, node: 0)
-        let bounds = bounds.indices.map { scaledInterval(bounds[$0], node: $0) }
-        var objectives = objectives
-        for c in 0..<k { for i in 0..<objectives.rows { objectives[i, c] *= scale[target][i] } }
+        let problem = ScaledProblem(self, objectives: objectives, box: box, bounds: bounds, target: workspace.target)
+        var open = crownStart(problem, columns: columns, settings: settings, solution: &solution)
+        if open.allWithin(settings.tolerance) {
+            return finishAtCROWN(open, columns: columns, stop: .converged, clock: clock, solution: solution)
+        }
+        startCold(&workspace, columns: columns.filter { !workspace.solved[$0] }, problem: problem, settings: settings)
+        // Out of time already: CROWN's bound is the answer; no iteration is started.
+        if let d = settings.deadline, d <= 0 {
+            return finishAtCROWN(open, columns: columns, stop: .deadline, clock: clock, solution: solution)
+        }
+        var state = WorkingState(workspace: workspace, columns: columns)
+        let (iterations, stop) = iterate(&state, &open, &workspace, problem: problem, settings: settings,
+                                         clock: clock, solution: &solution)
+        for c in columns { workspace.solved[c] = true }
+        solution.projectionIterations = state.projectionIterations
+        solution.iterations = iterations
+        solution.stop = stop
+        solution.seconds = clock.elapsed
+        return solution
+    }
 
-        // CROWN first: the bound reported is never looser than it.
-        let activeObjectives = Self.columns(of: objectives, columns)
-        let originalObjectives = Self.columns(of: original.objectives, columns)
-        let crown = dual.evaluate(target: target, objectives: originalObjectives, box: original.box,
-                                  bounds: original.bounds, rule: .crown, keepReluCoefficients: true)
+    /// CROWN first: the bound reported is never looser than it. The network
+    /// itself at the bound's minimising input is a point of the relaxation, so
+    /// its objective bounds the relaxed optimum from above.
+    func crownStart(_ p: ScaledProblem, columns: [Int], settings: Settings,
+                    solution: inout Solution) -> OpenColumns {
+        let original = Self.columns(of: p.original.objectives, columns)
+        let crown = dual.evaluate(target: p.target, objectives: original, box: p.original.box,
+                                  bounds: p.original.bounds, rule: .crown, keepReluCoefficients: true)
         for (j, c) in columns.enumerated() {
             solution.crownLower[c] = crown.lower[j]
             solution.lower[c] = crown.lower[j]
         }
-        // The network itself at the bound's minimising input is a point of the
-        // relaxation: its objective bounds the relaxed optimum from above.
-        var upper = primalCandidates(crown, objectives: originalObjectives, box: original.box, bounds: original.bounds, target: target)
-        if let stopNow = Optional(upper), (0..<columns.count).allSatisfy({ stopNow[$0] - crown.lower[$0] <= settings.tolerance * max(1, abs(crown.lower[$0])) }) {
-            for (j, c) in columns.enumerated() { solution.primalEstimate[c] = upper[j] }
-            solution.stop = .converged
-            solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            return solution
-        }
+        let upper = primalCandidates(crown, objectives: original, box: p.original.box, bounds: p.original.bounds,
+                                     target: p.target)
+        return OpenColumns(objectives: Self.columns(of: p.objectives, columns), original: original,
+                           best: crown.lower, upper: upper,
+                           stall: StallWatch(columns: columns.count, checks: settings.stallChecks))
+    }
 
-        // Cold columns start at the forward pass of the box centre, with ρ ∝ ‖cₖ‖.
-        let cold = columns.filter { !workspace.solved[$0] }
-        if !cold.isEmpty {
-            let centre = scaled.evaluateAll(box.center)
-            for v in layout.live {
-                for c in cold { for i in 0..<graph.nodes[v].size { workspace.y[v][i, c] = centre[v][i] } }
-            }
-            for s in layout.slotNode.indices {
-                let v = layout.slotNode[s]
-                for c in cold {
-                    for i in 0..<graph.nodes[v].size {
-                        workspace.x[s][i, c] = centre[v][i]
-                        workspace.u[s][i, c] = 0
-                    }
+    func finishAtCROWN(_ open: OpenColumns, columns: [Int], stop: StopReason, clock: SolveClock,
+                       solution: Solution) -> Solution {
+        var solution = solution
+        for (j, c) in columns.enumerated() { solution.primalEstimate[c] = open.upper[j] }
+        solution.stop = stop
+        solution.seconds = clock.elapsed
+        return solution
+    }
+
+    /// Cold columns start at the forward pass of the box centre, with ρ ∝ ‖cₖ‖.
+    func startCold(_ workspace: inout Workspace, columns cold: [Int], problem p: ScaledProblem, settings: Settings) {
+        guard !cold.isEmpty else { return }
+        let layout = workspace.layout
+        let centre = scaled.evaluateAll(p.box.center)
+        for v in layout.live {
+            for c in cold { for i in 0..<graph.nodes[v].size { workspace.y[v][i, c] = centre[v][i] } }
+        }
+        for s in layout.slotNode.indices {
+            let v = layout.slotNode[s]
+            for c in cold {
+                for i in 0..<graph.nodes[v].size {
+                    workspace.x[s][i, c] = centre[v][i]
+                    workspace.u[s][i, c] = 0
                 }
             }
-            for c in cold {
-                var norm = 0.0
-                for i in 0..<objectives.rows { norm += objectives[i, c] * objectives[i, c] }
-                workspace.rho[c] = settings.rho * max(norm.squareRoot(), 1e-12)
-            }
         }
-
-        // Out of time already: CROWN's bound is the answer; no iteration is started.
-        if let d = settings.deadline, d <= 0 {
-            for (j, c) in columns.enumerated() { solution.primalEstimate[c] = upper[j] }
-            solution.stop = .deadline
-            solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            return solution
+        for c in cold {
+            var norm = 0.0
+            for i in 0..<p.objectives.rows { norm += p.objectives[i, c] * p.objectives[i, c] }
+            workspace.rho[c] = settings.rho * max(norm.squareRoot(), Self.smallestObjectiveNorm)
         }
+    }
 
-        var state = WorkingState(workspace: workspace, columns: columns)
-        var objectiveWork = activeObjectives
-        var originalWork = originalObjectives
-        var best = crown.lower
-        var stall = StallWatch(columns: columns.count, checks: settings.stallChecks)
-        let deadlineNanos = settings.deadline.map { start + UInt64(max(0, $0) * 1e9) }
+    /// ADMM until every column is certified within tolerance (or stalls), the
+    /// iteration cap, or the deadline; returns the iterations and why it stopped.
+    func iterate(_ state: inout WorkingState, _ open: inout OpenColumns, _ workspace: inout Workspace,
+                 problem p: ScaledProblem, settings: Settings, clock: SolveClock,
+                 solution: inout Solution) -> (Int, StopReason) {
+        let layout = workspace.layout
+        let dimension = layout.live.reduce(0) { $0 + graph.nodes[$1].size }
+            + layout.slotNode.reduce(0) { $0 + graph.nodes[$1].size }
+        func accelerator(_ columns: Int) -> AndersonAcceleration? {
+            settings.andersonMemory > 0
+                ? AndersonAcceleration(memory: settings.andersonMemory, dimension: dimension, columns: columns) : nil
+        }
+        var anderson = accelerator(state.columns.count)
         var iteration = 0
-        var stop = StopReason.iterationLimit
-        let period = max(1, settings.certificatePeriod)
-
-        let dimension = layout.live.reduce(0) { $0 + graph.nodes[$1].size } + layout.slotNode.reduce(0) { $0 + graph.nodes[$1].size }
-        var anderson = settings.andersonMemory > 0
-            ? AndersonAcceleration(memory: settings.andersonMemory, dimension: dimension, columns: state.columns.count) : nil
         while iteration < settings.maxIterations {
             iteration += 1
-            let before = anderson == nil ? [] : state.packed(live: layout.live)
-            let residuals = step(&state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout, settings: settings)
-            if anderson != nil {
-                var after = state.packed(live: layout.live)
-                anderson?.accelerate(s: before, g: &after)
-                state.unpack(after, live: layout.live)
-            }
+            let residuals = acceleratedStep(&state, &anderson, objectives: open.objectives, problem: p,
+                                            layout: layout, settings: settings)
             solution.columnIterations += state.columns.count
-
-            let timeUp = deadlineNanos.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
+            let timeUp = clock.timeUp
             let last = iteration == settings.maxIterations || timeUp
-            // Warm starts are often nearly optimal at once: look early, then every period.
-            let early = solution.warm && (iteration == 1 || iteration == 3 || iteration == 6)
-            if iteration % period == 0 || last || early {
-                let (cert, coefficients) = certificate(state, objectives: originalWork, box: original.box, bounds: original.bounds, layout: layout)
-                var feasible = feasibleValue(state, objectives: objectiveWork, box: box, bounds: bounds, layout: layout)
-                let atMinimiser = primalCandidates(coefficients, objectives: originalWork, box: original.box, bounds: original.bounds, target: target)
-                for j in 0..<feasible.count { feasible[j] = min(feasible[j], atMinimiser[j]) }
-                var done: [Int] = []
-                if let report = settings.progress, state.columns.count > 0 {
-                    report(Settings.Progress(iteration: iteration, column: state.columns[0], bound: max(best[0], cert[0]),
-                                             feasible: feasible[0], primalResidual: residuals.primal[0],
-                                             dualResidual: residuals.dual[0], rho: state.rho[0]))
-                }
-                for j in 0..<state.columns.count {
-                    best[j] = max(best[j], cert[j])
-                    upper[j] = min(upper[j], feasible[j])
-                    // The relaxed optimum lies in [best, upper]: a certified gap.
-                    if upper[j] - best[j] <= settings.tolerance * max(1, abs(best[j])) {
-                        done.append(j)
-                    } else if stall.isStalled(j, gap: upper[j] - best[j]) {
-                        // The best certified bound is kept; iterating on would only burn time.
-                        done.append(j)
-                        solution.stalledColumns += 1
-                    }
-                }
+            if isCertificateCheck(iteration, last: last, warm: solution.warm, settings: settings) {
+                let done = checkCertificate(state, &open, problem: p, layout: layout, settings: settings,
+                                            iteration: iteration, residuals: residuals, solution: &solution)
                 if !done.isEmpty || last {
                     let finished = last ? Array(0..<state.columns.count) : done
-                    for j in finished {
-                        let c = state.columns[j]
-                        solution.lower[c] = best[j]
-                        solution.primalEstimate[c] = upper[j]
-                        solution.primalResidual[c] = residuals.primal[j]
-                        solution.dualResidual[c] = residuals.dual[j]
-                    }
+                    record(finished, of: state, open, residuals: residuals, into: &solution)
                     if last {
                         state.store(into: &workspace)
-                        stop = timeUp ? .deadline : .iterationLimit
-                        break
+                        return (iteration, timeUp ? .deadline : .iterationLimit)
                     }
                     state.store(into: &workspace, only: finished)
                     let keep = (0..<state.columns.count).filter { !finished.contains($0) }
-                    best = keep.map { best[$0] }
-                    stall.keep(keep)
-                    upper = keep.map { upper[$0] }
-                    objectiveWork = Self.columns(of: objectiveWork, keep)
-                    originalWork = Self.columns(of: originalWork, keep)
+                    open.keep(keep)
                     state.keep(keep)
-                    if anderson != nil {
-                        anderson = AndersonAcceleration(memory: settings.andersonMemory, dimension: dimension,
-                                                        columns: keep.count)
-                    }
-                    if state.columns.isEmpty {
-                        stop = solution.stalledColumns > 0 ? .stalled : .converged
-                        break
-                    }
+                    if anderson != nil { anderson = accelerator(keep.count) }
+                    if state.columns.isEmpty { return (iteration, solution.stalledColumns > 0 ? .stalled : .converged) }
                 }
             }
             if settings.rhoUpdatePeriod > 0 && iteration % settings.rhoUpdatePeriod == 0 {
                 if state.balanceRho(residuals) { anderson?.reset() }
             }
         }
-        for c in columns { workspace.solved[c] = true }
-        solution.projectionIterations = state.projectionIterations
-        solution.iterations = iteration
-        solution.stop = stop
-        solution.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return solution
+        return (iteration, .iterationLimit)
     }
+
+    /// One ADMM step, extrapolated by Anderson acceleration when it is on.
+    func acceleratedStep(_ state: inout WorkingState, _ anderson: inout AndersonAcceleration?, objectives: Matrix,
+                         problem p: ScaledProblem, layout: Layout, settings: Settings) -> Residuals {
+        let before = anderson == nil ? [] : state.packed(live: layout.live)
+        let residuals = step(&state, objectives: objectives, box: p.box, bounds: p.bounds, layout: layout,
+                             settings: settings)
+        if anderson != nil {
+            var after = state.packed(live: layout.live)
+            anderson?.accelerate(s: before, g: &after)
+            state.unpack(after, live: layout.live)
+        }
+        return residuals
+    }
+
+    /// Every `certificatePeriod` iterations and at the last one; warm starts are
+    /// often nearly optimal at once, so they are also looked at early.
+    func isCertificateCheck(_ iteration: Int, last: Bool, warm: Bool, settings: Settings) -> Bool {
+        iteration % max(1, settings.certificatePeriod) == 0 || last
+            || (warm && Self.warmCheckIterations.contains(iteration))
+    }
+
+    /// Evaluates the certificate and a point of the relaxation for each open
+    /// column; returns the columns whose certified gap is within tolerance (or stalled).
+    func checkCertificate(_ state: WorkingState, _ open: inout OpenColumns, problem p: ScaledProblem,
+                          layout: Layout, settings: Settings, iteration: Int, residuals: Residuals,
+                          solution: inout Solution) -> [Int] {
+        let (cert, coefficients) = certificate(state, objectives: open.original, box: p.original.box,
+                                               bounds: p.original.bounds, layout: layout)
+        var feasible = feasibleValue(state, objectives: open.objectives, box: p.box, bounds: p.bounds, layout: layout)
+        let atMinimiser = primalCandidates(coefficients, objectives: open.original, box: p.original.box,
+                                           bounds: p.original.bounds, target: p.target)
+        for j in 0..<feasible.count { feasible[j] = min(feasible[j], atMinimiser[j]) }
+        if let report = settings.progress, state.columns.count > 0 {
+            report(Settings.Progress(iteration: iteration, column: state.columns[0], bound: max(open.best[0], cert[0]),
+                                     feasible: feasible[0], primalResidual: residuals.primal[0],
+                                     dualResidual: residuals.dual[0], rho: state.rho[0]))
+        }
+        var done: [Int] = []
+        for j in 0..<state.columns.count {
+            open.best[j] = max(open.best[j], cert[j])
+            open.upper[j] = min(open.upper[j], feasible[j])
+            // The relaxed optimum lies in [best, upper]: a certified gap.
+            let gap = open.upper[j] - open.best[j]
+            if gap <= settings.tolerance * max(1, abs(open.best[j])) {
+                done.append(j)
+            } else if open.stall.isStalled(j, gap: gap) {
+                // The best certified bound is kept; iterating on would only burn time.
+                done.append(j)
+                solution.stalledColumns += 1
+            }
+        }
+        return done
+    }
+
+    func record(_ finished: [Int], of state: WorkingState, _ open: OpenColumns, residuals: Residuals,
+                into solution: inout Solution) {
+        for j in finished {
+            let c = state.columns[j]
+            solution.lower[c] = open.best[j]
+            solution.primalEstimate[c] = open.upper[j]
+            solution.primalResidual[c] = residuals.primal[j]
+            solution.dualResidual[c] = residuals.dual[j]
+        }
+    }
+
+    /// Warm solves check the certificate at these iterations as well as every period.
+    static let warmCheckIterations: Set<Int> = [1, 3, 6]
+    /// ρ of a column is settings.rho·‖cₖ‖; a zero objective still gets a positive ρ.
+    static let smallestObjectiveNorm = 1e-12
 
     static func columns(of m: Matrix, _ cols: [Int]) -> Matrix {
         var out = Matrix(rows: m.rows, cols: cols.count)
@@ -347,13 +377,22 @@ public struct SplittingSolver: Sendable {
         var dual: [Double]
     }
 
-    /// One ADMM iteration: the affine projections (block A), then each node's
-    /// own set (block B: box clip, ReLU triangle, or free with the objective),
-    /// then the scaled dual update, with over-relaxation α.
+    /// One ADMM iteration, as OSQP's named steps: project onto the affine blocks
+    /// (update_x), over-relax, project each node's mean onto its own set
+    /// (update_z: box clip, ReLU triangle, or free with the objective), then the
+    /// scaled dual update and residuals (update_y).
     func step(_ s: inout WorkingState, objectives: Matrix, box: Interval, bounds: [Interval],
               layout: Layout, settings: Settings) -> Residuals {
+        projectAffineBlocks(&s, layout: layout, settings: settings)
+        let xNorm = overRelax(&s, layout: layout, alpha: settings.alpha)
+        let means = nodeMeans(s, objectives: objectives, layout: layout)
+        let old = projectNodeSets(&s, means: means, box: box, bounds: bounds, layout: layout)
+        return updateDuals(&s, old: old, xNorm: xNorm, layout: layout, alpha: settings.alpha)
+    }
+
+    /// Block A (update_x): X = Proj_affine(Y − U), one affine node's graph at a time.
+    func projectAffineBlocks(_ s: inout WorkingState, layout: Layout, settings: Settings) {
         let k = s.columns.count
-        // Block A: X = Proj_affine(Y − U).
         for block in layout.blocks {
             guard let proj = projections[block.node] else { continue }
             let nIn = proj.inputCount, m = proj.outputCount
@@ -405,8 +444,12 @@ public struct SplittingSolver: Sendable {
                 offset += n
             }
         }
-        // Over-relaxed copies X̂ = αX + (1−α)Y_old, kept in x until the dual update.
-        let alpha = settings.alpha
+    }
+
+    /// Over-relaxed copies X̂ = αX + (1−α)Y_old, kept in x until the dual update;
+    /// returns ‖X‖² per column (for the residuals' scale).
+    func overRelax(_ s: inout WorkingState, layout: Layout, alpha: Double) -> [Double] {
+        let k = s.columns.count
         var xNorm = [Double](repeating: 0, count: k)
         for slot in layout.slotNode.indices {
             let v = layout.slotNode[slot]
@@ -424,8 +467,13 @@ public struct SplittingSolver: Sendable {
                 }
             }
         }
-        // Block B: each node's mean of (X̂ + U) over its copies, projected on its own set.
-        var old = [Matrix?](repeating: nil, count: graph.nodes.count)
+        return xNorm
+    }
+
+    /// Each node's mean of (X̂ + U) over its copies; the target's also takes the
+    /// objective's gradient step −c/(ρ·copies).
+    func nodeMeans(_ s: WorkingState, objectives: Matrix, layout: Layout) -> [Matrix?] {
+        let k = s.columns.count
         var means = [Matrix?](repeating: nil, count: graph.nodes.count)
         for v in layout.live {
             let n = graph.nodes[v].size
@@ -450,6 +498,16 @@ public struct SplittingSolver: Sendable {
             }
             means[v] = mean
         }
+        return means
+    }
+
+    /// Block B (update_z): each node's mean projected onto its own set; a ReLU
+    /// pair is projected together onto its triangle. Returns the previous values.
+    func projectNodeSets(_ s: inout WorkingState, means: [Matrix?], box: Interval, bounds: [Interval],
+                         layout: Layout) -> [Matrix?] {
+        let k = s.columns.count
+        var means = means
+        var old = [Matrix?](repeating: nil, count: graph.nodes.count)
         for v in layout.live {
             guard var value = means[v] else { continue }
             old[v] = s.y[v]
@@ -486,7 +544,13 @@ public struct SplittingSolver: Sendable {
                 continue   // set with its pre-activation node
             }
         }
-        // Scaled dual update and residuals.
+        return old
+    }
+
+    /// update_y: the scaled duals U += X̂ − Y, and the primal and dual residuals.
+    func updateDuals(_ s: inout WorkingState, old: [Matrix?], xNorm: [Double], layout: Layout,
+                     alpha: Double) -> Residuals {
+        let k = s.columns.count
         var primal = [Double](repeating: 0, count: k)
         var dual = [Double](repeating: 0, count: k)
         var yNorm = [Double](repeating: 0, count: k)
@@ -532,6 +596,7 @@ public struct SplittingSolver: Sendable {
         }
         return result
     }
+
 
     /// cₖᵀ y at a point of the relaxation built from the iterate: the input
     /// clipped to the box, affine nodes evaluated exactly, each ReLU output
