@@ -25,7 +25,7 @@ reference.json layout:
      "models": [{"file": "mlp_gemm.onnx", "input_size": 4, "output_size": 2,
                  "layers_like": "mlp_a", "tolerance": 1e-05,
                  "inputs": [[4 floats] x 5], "outputs": [[2 floats] x 5]}, ...],
-     "errors": [{"file": "sigmoid.onnx", "expect": ["Sigmoid", "act1"],
+     "errors": [{"file": "softmax.onnx", "expect": ["Softmax", "act1"],
                  "description": "..."}, ...]}
 
 "inputs" are float32-representable numbers (stored as float64); "outputs"
@@ -448,12 +448,12 @@ def small_mlp(act_op=None, act_name=None, w1=None, b2=None):
     return make_model(g, 13)
 
 
-def err_sigmoid():
-    return small_mlp("Sigmoid", "act1"), ["Sigmoid", "act1"], "unsupported activation Sigmoid in node act1", True
+def err_softmax():
+    return small_mlp("Softmax", "act1"), ["Softmax", "act1"], "unsupported activation Softmax in node act1", True
 
 
-def err_tanh():
-    return small_mlp("Tanh", "squash"), ["Tanh", "squash"], "unsupported activation Tanh in node squash", True
+def err_elu():
+    return small_mlp("Elu", "squash"), ["Elu", "squash"], "unsupported activation Elu in node squash", True
 
 
 def err_maxpool():
@@ -661,7 +661,7 @@ def main():
     errors = []
     mlp_bytes = (OUT / "mlp_gemm.onnx").read_bytes()
     error_builders = [
-        ("sigmoid.onnx", err_sigmoid), ("tanh.onnx", err_tanh), ("maxpool.onnx", err_maxpool),
+        ("softmax.onnx", err_softmax), ("elu.onnx", err_elu), ("maxpool.onnx", err_maxpool),
         ("external_data.onnx", err_external_data), ("dynamic_shape.onnx", err_dynamic_shape),
         ("cycle.onnx", err_cycle), ("nan_weight.onnx", err_nan_weight), ("inf_bias.onnx", err_inf_bias),
         ("truncated.onnx", lambda: err_truncated(mlp_bytes)), ("garbage.onnx", err_garbage),

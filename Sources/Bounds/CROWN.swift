@@ -9,17 +9,21 @@ public enum IntermediateBounds {
         let evaluator = dual ?? DualBound(graph: graph)
         var bounds = IBP.bounds(graph, box: box)
         let pre = Set(graph.preActivationNodes)
+        // Each activation's sets are built once, when its input's bounds are final.
+        var sets = Relaxations()
         for (w, node) in graph.nodes.enumerated() {
             switch node.operation {
             case .input:
                 continue
-            case .relu(let u):
-                bounds[w] = bounds[u].rectified
+            case .elementwise(let op, let u):
+                bounds[w] = bounds[u].applying(op)
+                sets.add(op, node: u, bounds: bounds[u])
             case .affine(let a):
                 // Refresh IBP from the (possibly tightened) inputs.
                 bounds[w] = IBP.affine(a, bounds)
                 if pre.contains(w) {
-                    bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds, evaluator: evaluator))
+                    bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
+                                                                        evaluator: evaluator, relaxations: sets))
                 }
             }
         }
@@ -29,8 +33,9 @@ public enum IntermediateBounds {
     /// CROWN bounds of one node: objectives ±e_i, in backward passes of at most
     /// `chunk` neurons each, so memory stays proportional to the activations
     /// times the chunk (never n²) for wide convolutional layers.
+    /// `relaxations`: the sets of the activations below w, when the caller keeps them.
     public static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
-                                   chunk: Int = 128) -> Interval {
+                                   chunk: Int = 128, relaxations: Relaxations? = nil) -> Interval {
         let n = evaluator.graph.nodes[w].size
         var lower = [Double](repeating: -.infinity, count: n)
         var upper = [Double](repeating: .infinity, count: n)
@@ -42,7 +47,8 @@ public enum IntermediateBounds {
                 c[start + j, j] = 1
                 c[start + j, count + j] = -1
             }
-            let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown)
+            let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown,
+                                       relaxations: relaxations)
             for j in 0..<count {
                 lower[start + j] = r.lower[j]
                 upper[start + j] = -r.lower[count + j]
@@ -52,10 +58,14 @@ public enum IntermediateBounds {
         return Interval(lower: lower, upper: upper)
     }
 
-    /// Count of neurons whose bounds straddle zero.
+    /// Count of neurons whose relaxed set is not a segment (not linear on their bounds).
     public static func unstableCount(_ graph: Graph, _ bounds: [Interval]) -> Int {
-        graph.preActivationNodes.reduce(0) { total, w in
-            total + zip(bounds[w].lower, bounds[w].upper).filter { $0 < 0 && $1 > 0 }.count
+        let activations = graph.activationOf
+        return graph.preActivationNodes.reduce(0) { total, w in
+            guard let r = activations[w], let e = graph.nodes[r].operation.elementwise else { return total }
+            return total + (0..<bounds[w].count).filter {
+                !e.op.relaxation(lower: bounds[w].lower[$0], upper: bounds[w].upper[$0]).isLinear
+            }.count
         }
     }
 }

@@ -4,34 +4,41 @@ import Network
 /// How the multiplier of each pre-activation node's affine equality is chosen
 /// in the backward pass. Any choice gives a valid bound; good ones give tight bounds.
 public enum MultiplierRule: Sendable {
-    /// CROWN: each ReLU replaced by its linear relaxation (adaptive lower slope).
+    /// CROWN: each activation replaced by its relaxed set's CROWN line (for
+    /// ReLU the adaptive lower slope, the chord above).
     case crown
     /// Given per node: h_w = −λ_w, the coefficient pushed through W_w
     /// (n_w × K), e.g. from the splitting solver's scaled duals. Nodes absent
     /// from the dictionary use the CROWN choice.
     case given([Int: Matrix])
-    /// The given h_w read as ReLU slopes and cleaned per neuron: the lower
-    /// slope α = (h − base)/g_y clipped to [0, 1] where g_y ≥ 0, the upper
-    /// slope u/(u − l) where g_y < 0, the exact slope for stable neurons. This
-    /// is α-CROWN with α taken from the solver; it removes the per-neuron loss
-    /// of multipliers that are not yet converged.
+    /// The given h_w read as activation slopes and cleaned per neuron: the
+    /// slope α = (h − base)/g_y clipped to the range of the lower chain's edge
+    /// slopes where g_y > 0 (for ReLU [0, 1]), of the upper chain's where
+    /// g_y < 0 (the chord), exact for stable neurons. This is α-CROWN with α
+    /// taken from the solver; it removes the per-neuron loss of multipliers
+    /// that are not yet converged.
     case slopesFrom([Int: Matrix])
     /// As `slopesFrom`, but where the solver's primal pre-activation value z
-    /// (second table, same units as the bounds) is clearly negative or
-    /// positive, the lower slope is 0 or 1: the slope whose edge holds the
-    /// primal point, as complementary slackness asks at the optimum.
+    /// (second table, same units as the bounds) lies clearly inside one edge
+    /// of the lower chain (for ReLU: clearly negative or positive), the lower
+    /// slope is that edge's: the face holding the primal point, as
+    /// complementary slackness asks at the optimum.
     case slopesFromPrimal([Int: Matrix], [Int: Matrix])
 }
 
-/// Lower bounds of cᵀ y_target over the triangle relaxation, by evaluating the
+/// Lower bounds of cᵀ y_target over the convex relaxation, by evaluating the
 /// Lagrangian dual function: the affine equalities are dualised, every free
-/// node is eliminated exactly, each ReLU's term is minimised over the vertices
-/// of its relaxed set and the input term over the box. Valid for any
+/// node is eliminated exactly, each activation's term is minimised over the
+/// vertices of its relaxed set and the input term over the box. Valid for any
 /// multipliers, provided `bounds` are sound; a rounding margin is subtracted.
 public struct DualBound: Sendable {
     public let graph: Graph
     let absoluteWeights: [[LinearMap]]   // |W| per node and term, for the margins
-    let reluOf: [Int: Int]            // pre-activation node -> its ReLU
+    let activationOf: [Int: Int]         // pre-activation node -> its activation node
+
+    /// A primal pre-activation value within this fraction of the interval of an
+    /// edge's end is "at a vertex", and its edge's slope is not trusted.
+    static let vertexMargin = 1e-3
 
     public init(graph: Graph) {
         self.graph = graph
@@ -39,9 +46,7 @@ public struct DualBound: Sendable {
             if case .affine(let a) = node.operation { return a.terms.map { $0.map.magnitude } }
             return []
         }
-        var r: [Int: Int] = [:]
-        for (v, node) in graph.nodes.enumerated() { if case .relu(let u) = node.operation { r[u] = v } }
-        reluOf = r
+        activationOf = graph.activationOf
     }
 
     public struct Result: Sendable {
@@ -52,95 +57,71 @@ public struct DualBound: Sendable {
         /// The linear coefficients the bound puts on the input (n_in × K):
         /// a coordinate's influence is |coefficient| × its width.
         public var inputCoefficients: Matrix
-        /// The coefficient each ReLU's output carries in the bound (n × K), kept
-        /// on request: its sign tells which face of the relaxation a minimiser uses.
-        public var reluCoefficients: [Int: Matrix] = [:]
+        /// The coefficient each activation's output carries in the bound (n × K),
+        /// kept on request: its sign tells which chain of the set a minimiser uses.
+        public var activationCoefficients: [Int: Matrix] = [:]
     }
 
     /// `objectives` is n_target × K: column k asks for min c_kᵀ y_target.
+    /// `relaxations` are the sets for `bounds` when the caller has built them.
     public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
-                         rule: MultiplierRule = .crown, keepReluCoefficients: Bool = false) -> Result {
+                         rule: MultiplierRule = .crown, keepActivationCoefficients: Bool = false,
+                         relaxations: Relaxations? = nil) -> Result {
         let k = objectives.cols
         // Internal invariants: targets are the output of a normalized graph or a
         // pre-activation node, both affine (the objective's multiplier is −c there).
         precondition(graph.isAffine(target), "the target must be an affine node (use Graph.normalized())")
         precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
         let live = graph.ancestorMask(of: target)
+        let sets = relaxations ?? Relaxations(graph: graph, bounds: bounds, live: live)
         var acc = [Matrix?](repeating: nil, count: graph.nodes.count)
         acc[target] = objectives
-        var value = [Double](repeating: 0, count: k)
-        var absConstant = [Double](repeating: 0, count: k)
-        var propagationMargin = [Double](repeating: 0, count: k)
-        var termCount = 0
+        var sums = DualSums(columns: k)
         var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
-        var reluCoefficients: [Int: Matrix] = [:]
+        var activationCoefficients: [Int: Matrix] = [:]
 
         for w in stride(from: target, through: 0, by: -1) where live[w] {
             let node = graph.nodes[w]
             switch node.operation {
-            case .relu:
+            case .elementwise:
                 continue   // handled with its pre-activation node
             case .input:
                 guard let g = acc[w] else { continue }
                 inputCoefficients = g
-                for c in 0..<k {
-                    for i in 0..<node.size {
-                        let gi = g[i, c]
-                        let t = gi >= 0 ? gi * box.lower[i] : gi * box.upper[i]
-                        value[c] += t
-                        absConstant[c] += abs(t)
-                    }
-                }
-                termCount += node.size
+                sums.addBox(g, box)
             case .affine(let a):
                 let n = node.size
                 let base = acc[w] ?? Matrix(rows: n, cols: k)
                 var h: Matrix
-                if let r = reluOf[w], r <= target, live[r] {
+                if let r = activationOf[w], r <= target, live[r], let e = graph.nodes[r].operation.elementwise {
+                    // A set the caller did not build is built here: never skipped (that would drop the term).
+                    let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
-                    if keepReluCoefficients { reluCoefficients[r] = gy }
-                    h = pushedCoefficient(w: w, base: base, gy: gy, bounds: bounds[w], rule: rule)
-                    pairMinimum(base: base, h: h, gy: gy, bounds: bounds[w],
-                                value: &value, absConstant: &absConstant)
-                    termCount += 3 * n
+                    if keepActivationCoefficients { activationCoefficients[r] = gy }
+                    h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, rule: rule)
+                    sums.addSetMinimum(base: base, h: h, gy: gy, sets: set)
                 } else {
                     if acc[w] == nil { continue }
                     h = base   // free node: eliminated exactly
                 }
-                // constant hᵀ b
                 let absH = h.magnitude
-                BLAS.gemv(h, a.bias, into: &value, transpose: true, beta: 1)
-                BLAS.gemv(absH, a.bias.map { abs($0) }, into: &absConstant, transpose: true, beta: 1)
-                termCount += n
+                sums.addBias(h, absH, a.bias)
                 for (j, term) in a.terms.enumerated() {
                     let u = term.input
                     var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
                     term.map.applyTranspose(h, into: &target, beta: acc[u] == nil ? 0 : 1)
                     acc[u] = target
-                    // rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u)
-                    var wr = [Double](repeating: 0, count: n)
-                    absoluteWeights[w][j].apply(bounds[u].magnitudes, into: &wr)
-                    var m = [Double](repeating: 0, count: k)
-                    BLAS.gemv(absH, wr, into: &m, transpose: true)
-                    let g = Rounding.gamma(n + 2)
-                    for c in 0..<k { propagationMargin[c] += g * m[c] }
+                    sums.addPropagation(absH, absoluteWeights[w][j], bounds[u])
                 }
             }
         }
-        let g = Rounding.gamma(termCount + 2)
-        var lower = value
-        var margin = value
-        for c in 0..<k {
-            margin[c] = propagationMargin[c] + g * absConstant[c] + Double.leastNonzeroMagnitude
-            lower[c] = value[c] - margin[c]
-            if !lower[c].isFinite { lower[c] = -.infinity }
-        }
+        let (lower, margin) = sums.bound()
         return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients,
-                      reluCoefficients: reluCoefficients)
+                      activationCoefficients: activationCoefficients)
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
-    func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, bounds: Interval, rule: MultiplierRule) -> Matrix {
+    func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, sets: [RelaxedSet], rule: MultiplierRule) -> Matrix {
         if case .given(let table) = rule, let h = table[w] { return h }
         var guide: Matrix? = nil
         var primal: Matrix? = nil
@@ -150,49 +131,110 @@ public struct DualBound: Sendable {
             primal = z[w]
         }
         var h = base
-        let n = base.rows
-        for c in 0..<base.cols {
-            for i in 0..<n {
-                let l = bounds.lower[i], u = bounds.upper[i]
-                let y = gy[i, c]
-                let slope: Double
-                if l >= 0 { slope = 1 }
-                else if u <= 0 { slope = 0 }
-                else if y < 0 { slope = u / (u - l) }
-                else if let p = primal, p[i, c] < -1e-3 * (u - l) { slope = 0 }
-                else if let p = primal, p[i, c] > 1e-3 * (u - l) { slope = 1 }
-                else if let g = guide {
-                    slope = y > 0 ? min(max((g[i, c] - base[i, c]) / y, 0), 1) : 0
-                } else { slope = u >= -l ? 1 : 0 }
-                h[i, c] += slope * y
+        sets.withUnsafeBufferPointer { sp in
+            for c in 0..<base.cols {
+                for i in 0..<base.rows {
+                    let y = gy[i, c]
+                    guard y != 0 else { continue }
+                    h[i, c] += slope(sp[i], y: y, base: base[i, c], guide: guide?[i, c], primal: primal?[i, c]) * y
+                }
             }
         }
         return h
     }
 
-    /// Adds Σ_i min over the relaxed set's vertices of g_z·z + g_y·y, with g_z = base − h.
-    func pairMinimum(base: Matrix, h: Matrix, gy: Matrix, bounds: Interval,
-                     value: inout [Double], absConstant: inout [Double]) {
-        let n = base.rows
-        for c in 0..<base.cols {
-            var sum = 0.0, mag = 0.0
-            for i in 0..<n {
-                let gz = base[i, c] - h[i, c]
-                let y = gy[i, c]
-                let l = bounds.lower[i], u = bounds.upper[i]
-                let m: Double
-                if l >= 0 {
-                    m = min((gz + y) * l, (gz + y) * u)
-                } else if u <= 0 {
-                    m = min(gz * l, gz * u)
-                } else {
-                    m = min(gz * l, 0, gz * u + y * u)
-                }
-                sum += m
-                mag += abs(gz) * max(abs(l), abs(u)) + abs(y) * max(0, u, -l) + abs(m)
-            }
-            value[c] += sum
-            absConstant[c] += mag
+    /// The slope the rule picks for one neuron whose output carries coefficient y ≠ 0.
+    @inline(__always)
+    func slope(_ set: RelaxedSet, y: Double, base: Double, guide: Double?, primal: Double?) -> Double {
+        if y < 0 { return guide.map { clamped(($0 - base) / y, set.upperSlopeRange) } ?? set.crownUpperSlope }
+        if let p = primal, let edge = set.lowerEdgeSlope(at: p, margin: Self.vertexMargin * (set.upper - set.lower)) {
+            return edge
         }
+        if let g = guide { return clamped((g - base) / y, set.lowerSlopeRange) }
+        return set.crownLowerSlope
+    }
+
+    /// s clipped to the range of a chain's edge slopes (a non-finite s: its lower end).
+    @inline(__always)
+    func clamped(_ s: Double, _ range: (Double, Double)) -> Double {
+        s.isFinite ? min(max(s, range.0), range.1) : range.0
+    }
+}
+
+/// The dual function's value per column, and the magnitudes its rounding
+/// margin is computed from.
+struct DualSums {
+    var value: [Double]
+    var absConstant: [Double]
+    var propagationMargin: [Double]
+    var termCount = 0
+
+    init(columns k: Int) {
+        value = [Double](repeating: 0, count: k)
+        absConstant = value
+        propagationMargin = value
+    }
+
+    /// The input term: min over the box of gᵀx.
+    mutating func addBox(_ g: Matrix, _ box: Interval) {
+        for c in 0..<g.cols {
+            for i in 0..<g.rows {
+                let gi = g[i, c]
+                let t = gi >= 0 ? gi * box.lower[i] : gi * box.upper[i]
+                value[c] += t
+                absConstant[c] += abs(t)
+            }
+        }
+        termCount += g.rows
+    }
+
+    /// Σ_i min over neuron i's relaxed set of g_z·z + g_y·y, with g_z = base − h.
+    mutating func addSetMinimum(base: Matrix, h: Matrix, gy: Matrix, sets: [RelaxedSet]) {
+        sets.withUnsafeBufferPointer { sp in
+            for c in 0..<base.cols {
+                var sum = 0.0, mag = 0.0
+                for i in 0..<base.rows {
+                    let gz = base[i, c] - h[i, c]
+                    let y = gy[i, c]
+                    let m = sp[i].minimum(gz: gz, gy: y)
+                    let (mz, my) = sp[i].magnitudes
+                    sum += m
+                    mag += abs(gz) * mz + abs(y) * my + abs(m)
+                }
+                value[c] += sum
+                absConstant[c] += mag
+            }
+        }
+        termCount += 3 * base.rows
+    }
+
+    /// The constant hᵀb.
+    mutating func addBias(_ h: Matrix, _ absH: Matrix, _ bias: [Double]) {
+        BLAS.gemv(h, bias, into: &value, transpose: true, beta: 1)
+        BLAS.gemv(absH, bias.map { abs($0) }, into: &absConstant, transpose: true, beta: 1)
+        termCount += h.rows
+    }
+
+    /// Rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u).
+    mutating func addPropagation(_ absH: Matrix, _ absW: LinearMap, _ inputBounds: Interval) {
+        let n = absH.rows
+        var wr = [Double](repeating: 0, count: n)
+        absW.apply(inputBounds.magnitudes, into: &wr)
+        var m = [Double](repeating: 0, count: absH.cols)
+        BLAS.gemv(absH, wr, into: &m, transpose: true)
+        let g = Rounding.gamma(n + 2)
+        for c in 0..<absH.cols { propagationMargin[c] += g * m[c] }
+    }
+
+    func bound() -> (lower: [Double], margin: [Double]) {
+        let g = Rounding.gamma(termCount + 2)
+        var lower = value
+        var margin = value
+        for c in 0..<value.count {
+            margin[c] = propagationMargin[c] + g * absConstant[c] + Double.leastNonzeroMagnitude
+            lower[c] = value[c] - margin[c]
+            if !lower[c].isFinite { lower[c] = -.infinity }
+        }
+        return (lower, margin)
     }
 }

@@ -16,8 +16,8 @@ public enum IBP {
                 iv = box
             case .affine(let a):
                 iv = affine(a, result)
-            case .relu(let u):
-                iv = result[u].rectified
+            case .elementwise(let op, let u):
+                iv = result[u].applying(op)
             }
             if v < known.count, let k = known[v] { iv = iv.intersected(with: k) }
             result.append(iv)

@@ -16,11 +16,6 @@ public struct Interval: Sendable, Equatable {
         Interval(lower: [Double](repeating: -.infinity, count: n), upper: [Double](repeating: .infinity, count: n))
     }
 
-    /// relu applied to both ends: the bounds of a ReLU's output.
-    public var rectified: Interval {
-        Interval(lower: lower.map { max(0, $0) }, upper: upper.map { max(0, $0) })
-    }
-
     public var widths: [Double] { zip(lower, upper).map { $1 - $0 } }
     public var center: [Double] { zip(lower, upper).map { ($0 + $1) / 2 } }
 

@@ -31,14 +31,21 @@ public struct Affine: Sendable {
 public enum Operation: Sendable {
     case input
     case affine(Affine)
-    case relu(Int)   // the node whose value is rectified
+    /// y_i = f(z_i) for the values z of node `input`; what f is lives in its operator's file.
+    case elementwise(any ElementwiseOperator, input: Int)
 
     public var inputs: [Int] {
         switch self {
         case .input: return []
         case .affine(let a): return a.terms.map(\.input)
-        case .relu(let i): return [i]
+        case .elementwise(_, let i): return [i]
         }
+    }
+
+    /// The operator and its input, for an elementwise node.
+    public var elementwise: (op: any ElementwiseOperator, input: Int)? {
+        if case .elementwise(let op, let i) = self { return (op, i) }
+        return nil
     }
 }
 
@@ -59,7 +66,7 @@ public struct GraphError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// A DAG of affine and ReLU nodes over one input, with nodes stored in
+/// A DAG of affine and elementwise (activation) nodes over one input, with nodes stored in
 /// topological order (every node's inputs come before it).
 public struct Graph: Sendable {
     public private(set) var nodes: [Node]
@@ -99,12 +106,17 @@ public struct Graph: Sendable {
     }
 
     @discardableResult
-    public mutating func addReLU(name: String, input: Int) throws -> Int {
+    public mutating func addElementwise(name: String, _ op: any ElementwiseOperator, input: Int) throws -> Int {
         guard input >= 0 && input < nodes.count else {
-            throw GraphError("relu node '\(name)': input \(input) does not exist yet")
+            throw GraphError("\(op) node '\(name)': input \(input) does not exist yet")
         }
-        nodes.append(Node(name: name, size: nodes[input].size, operation: .relu(input)))
+        nodes.append(Node(name: name, size: nodes[input].size, operation: .elementwise(op, input: input)))
         return nodes.count - 1
+    }
+
+    @discardableResult
+    public mutating func addReLU(name: String, input: Int) throws -> Int {
+        try addElementwise(name: name, ReLU(), input: input)
     }
 
     /// consumers[v]: the nodes that read v.
@@ -140,11 +152,18 @@ public struct Graph: Sendable {
         return seen
     }
 
-    /// Nodes whose value is rectified by some ReLU: their bounds shape the relaxation.
+    /// Nodes read by some elementwise operator: their bounds shape the relaxation.
     public var preActivationNodes: [Int] {
         var result: [Int] = []
-        for node in nodes { if case .relu(let u) = node.operation, !result.contains(u) { result.append(u) } }
+        for node in nodes { if let e = node.operation.elementwise, !result.contains(e.input) { result.append(e.input) } }
         return result.sorted()
+    }
+
+    /// Pre-activation node -> the elementwise node reading it (one per node in a normalized graph).
+    public var activationOf: [Int: Int] {
+        var result: [Int: Int] = [:]
+        for (v, node) in nodes.enumerated() { if let e = node.operation.elementwise { result[e.input] = v } }
+        return result
     }
 
     public var parameterCount: Int {
@@ -169,8 +188,8 @@ public struct Graph: Sendable {
                 var z = a.bias
                 for term in a.terms { term.map.apply(values[term.input], into: &z, beta: 1) }
                 values[v] = z
-            case .relu(let u):
-                values[v] = values[u].map { max(0, $0) }
+            case .elementwise(let op, let u):
+                values[v] = values[u].map { op.value($0) }
             }
         }
         return values
@@ -182,14 +201,14 @@ public struct Graph: Sendable {
 }
 
 extension Graph {
-    /// Makes the graph fit the relaxation's bookkeeping: every ReLU reads an
-    /// affine node that no other ReLU reads (inserting identity nodes where not),
-    /// the output is an affine node (an identity after a ReLU output), and nodes
-    /// no longer reaching the output are dropped.
+    /// Makes the graph fit the relaxation's bookkeeping: every elementwise node
+    /// reads an affine node that no other elementwise node reads (inserting
+    /// identity nodes where not), the output is an affine node (an identity
+    /// after an activation output), and nodes no longer reaching the output are dropped.
     public func normalized() -> Graph {
         var result = Graph()
         var map = [Int](repeating: -1, count: nodes.count)
-        var reluReaders: [Int: Int] = [:]   // new pre-activation node -> a relu already reading it
+        var readers: [Int: Int] = [:]   // new pre-activation node -> an elementwise node already reading it
         let live = ancestors(of: output)
         for (v, node) in nodes.enumerated() where live.contains(v) {
             switch node.operation {
@@ -199,10 +218,10 @@ extension Graph {
                 let terms = a.terms.map { AffineTerm(input: map[$0.input], map: $0.map) }
                 // Shapes were checked when the source graph was built.
                 map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
-            case .relu(let u):
+            case .elementwise(let op, let u):
                 var source = map[u]
                 let needsCopy: Bool
-                if case .affine = result.nodes[source].operation { needsCopy = reluReaders[source] != nil }
+                if case .affine = result.nodes[source].operation { needsCopy = readers[source] != nil }
                 else { needsCopy = true }
                 if needsCopy {
                     let n = result.nodes[source].size
@@ -210,15 +229,15 @@ extension Graph {
                         terms: [AffineTerm(input: source, map: .identity(n))],
                         bias: [Double](repeating: 0, count: n))) ?? -1
                 }
-                let r = (try? result.addReLU(name: node.name, input: source)) ?? -1
-                reluReaders[source] = r
+                let r = (try? result.addElementwise(name: node.name, op, input: source)) ?? -1
+                readers[source] = r
                 map[v] = r
             }
         }
         result.output = map[output]
         if !result.isAffine(result.output) {
             // The relaxation's objective lives on an affine node (its multiplier is −c
-            // exactly); a ReLU or input output is read through an identity node.
+            // exactly); an activation or input output is read through an identity node.
             let n = result.nodes[result.output].size
             let name = result.nodes[result.output].name + "/output"
             if let out = try? result.addAffine(name: name, terms: [AffineTerm(input: result.output, map: .identity(n))],
@@ -251,9 +270,9 @@ extension Graph {
                 for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
                 for t in a.terms { if let xin = values[t.input] { t.map.apply(xin, into: &z, beta: 1) } }
                 values[v] = z
-            case .relu(let u):
+            case .elementwise(let op, let u):
                 guard var z = values[u] else { continue }
-                for i in 0..<z.data.count { z.data[i] = max(0, z.data[i]) }
+                for i in 0..<z.data.count { z.data[i] = op.value(z.data[i]) }
                 values[v] = z
             }
         }

@@ -68,12 +68,12 @@ public enum ONNXImporter {
     }
 }
 
-private enum Value {
+enum Value {
     case constant(Tensor)
     case dynamic(node: Int, shape: [Int])
 }
 
-private struct GraphBuilder {
+struct GraphBuilder {
     let file: String
     let model: Onnx_ModelProto
     let fileSize: Int
@@ -340,16 +340,8 @@ private struct GraphBuilder {
             try setOutput(node, try value(node, 0))
         case "Constant":
             try setOutput(node, .constant(try constantAttribute(node)))
-        case "Relu":
-            switch try value(node, 0) {
-            case .constant(let t):
-                try setOutput(node, .constant(Tensor(shape: t.shape, data: t.data.map { max(0, $0) })))
-            case .dynamic(let v, let shape):
-                let r: Int
-                do { r = try graph.addReLU(name: node.name.isEmpty ? (node.output.first ?? "relu") : node.name, input: v) }
-                catch { throw fail(node, "\(error)") }
-                try setOutput(node, .dynamic(node: r, shape: shape))
-            }
+        case _ where ActivationImport.opTypes.contains(node.opType):
+            try activation(node)
         case "Gemm":
             try gemm(node)
         case "MatMul":
@@ -381,7 +373,8 @@ private struct GraphBuilder {
             try averagePool(node, global: node.opType == "GlobalAveragePool")
         default:
             throw fail(node, "unsupported operator '\(node.opType)'; supported: Gemm, MatMul, Add, Sub, Mul, Div, "
-                + "Relu, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Conv, BatchNormalization, "
+                + ActivationImport.opTypes.sorted().joined(separator: ", ")
+                + ", Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Conv, BatchNormalization, "
                 + "AveragePool, GlobalAveragePool")
         }
     }
@@ -585,6 +578,10 @@ private struct GraphBuilder {
             let v = try addAffine(node, terms: [AffineTerm(input: x, map: .diagonal(scale))], bias: bias)
             try setOutput(node, .dynamic(node: v, shape: s))
         case (.dynamic(let x, let xs), .dynamic(let y, let ys)):
+            if op == "Mul" && x == y {
+                try applyOperator(node, Power(exponent: 2), to: .dynamic(node: x, shape: xs))
+                return
+            }
             guard op == "Add" || op == "Sub" else {
                 throw fail(node, "\(op) of two input-dependent tensors is not linear")
             }
@@ -813,8 +810,8 @@ func fuseAffineChains(_ g: Graph) -> Graph {
         case .affine(let a):
             let terms = a.terms.sorted { $0.input < $1.input }.map { AffineTerm(input: map[$0.input], map: $0.map) }
             map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
-        case .relu(let u):
-            map[v] = (try? result.addReLU(name: node.name, input: map[u])) ?? -1
+        case .elementwise(let op, let u):
+            map[v] = (try? result.addElementwise(name: node.name, op, input: map[u])) ?? -1
         }
     }
     result.output = map[g.output]

@@ -93,9 +93,11 @@ public struct ClosedLoop: Sendable {
                     else { terms.append(AffineTerm(input: map[t.input], map: t.map)) }
                 }
                 map[v] = try g.addAffine(name: prefix + node.name, terms: merged(terms), bias: a.bias)
-            case .relu(let u):
-                guard u != 0 else { throw SystemError("network '\(prefix)': a ReLU reads the input directly; re-import it") }
-                map[v] = try g.addReLU(name: prefix + node.name, input: map[u])
+            case .elementwise(let op, let u):
+                guard u != 0 else {
+                    throw SystemError("network '\(prefix)': an activation (\(op)) reads the input directly; re-import it")
+                }
+                map[v] = try g.addElementwise(name: prefix + node.name, op, input: map[u])
             }
         }
         return map[net.output]

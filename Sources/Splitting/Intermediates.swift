@@ -17,7 +17,7 @@ public struct IntermediateStatistics: Sendable {
     public var columnIterations = 0
     public var solves = 0
     public var seconds = 0.0
-    /// Unstable ReLUs after CROWN (each layer given the LP-tight layers below it), and after the LP.
+    /// Unstable activations (relaxed set not a segment) after CROWN (each layer given the LP-tight layers below it), and after the LP.
     public var unstableBefore = 0
     public var unstableAfter = 0
 
@@ -53,16 +53,16 @@ extension SplittingSolver {
             switch node.operation {
             case .input:
                 continue
-            case .relu(let u):
-                bounds[w] = bounds[u].rectified
+            case .elementwise(let op, let u):
+                bounds[w] = bounds[u].applying(op)
             case .affine(let a):
                 bounds[w] = bounds[w].intersected(with: IBP.affineBounds(a, bounds))
                 guard pre.contains(w) else { continue }
                 bounds[w] = bounds[w].intersected(with:
                     IntermediateBounds.crownBounds(of: w, box: box, bounds: bounds, evaluator: dual))
-                statistics.unstableBefore += zip(bounds[w].lower, bounds[w].upper).filter { $0 < 0 && $1 > 0 }.count
                 let n = node.size
-                let unstable = (0..<n).filter { bounds[w].lower[$0] < 0 && bounds[w].upper[$0] > 0 }
+                let unstable = unstableNeurons(of: w, bounds[w])
+                statistics.unstableBefore += unstable.count
                 guard !unstable.isEmpty else { continue }
                 // Looseness here compounds through the layers above: solve these a little tighter.
                 var layerSettings = settings
@@ -73,10 +73,11 @@ extension SplittingSolver {
                 // memory is the chunk times the activations, never n times them.
                 let width = max(1, chunk)
                 let warm = n <= width
+                let openNeurons = unstable.sorted()
                 let chunks: [[Int]] = warm
                     ? [Array(0..<n)]
-                    : stride(from: 0, to: unstable.count, by: width).map {
-                        Array(unstable[$0..<min(unstable.count, $0 + width)])
+                    : stride(from: 0, to: openNeurons.count, by: width).map {
+                        Array(openNeurons[$0..<min(openNeurons.count, $0 + width)])
                     }
                 for neurons in chunks {
                     if let d = settings.deadline {
@@ -88,7 +89,7 @@ extension SplittingSolver {
                     for (j, i) in neurons.enumerated() {
                         c[i, j] = 1
                         c[i, m + j] = -1
-                        let open = lower[i] < 0 && upper[i] > 0
+                        let open = unstable.contains(i)
                         active[j] = open
                         active[m + j] = open
                     }
@@ -114,5 +115,12 @@ extension SplittingSolver {
         }
         statistics.unstableAfter = IntermediateBounds.unstableCount(graph, bounds)
         return bounds
+    }
+
+    /// The neurons of pre-activation node w whose relaxed set is not a segment:
+    /// only their bounds change the relaxation above.
+    func unstableNeurons(of w: Int, _ b: Interval) -> Set<Int> {
+        guard let r = graph.activationOf[w], let e = graph.nodes[r].operation.elementwise else { return [] }
+        return Set((0..<b.count).filter { !e.op.relaxation(lower: b.lower[$0], upper: b.upper[$0]).isLinear })
     }
 }

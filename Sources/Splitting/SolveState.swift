@@ -1,6 +1,7 @@
 import Bounds
 import Dispatch
 import LinearAlgebra
+import Network
 
 /// The wall clock of one solve: its start and, when a deadline is set, its end.
 struct SolveClock {
@@ -24,13 +25,25 @@ struct ScaledProblem {
     let original: (objectives: Matrix, box: Interval, bounds: [Interval])
     let objectives: Matrix
     let box: Interval
-    let bounds: [Interval]
+    /// The activations' relaxed sets for the caller's bounds (for the
+    /// certificate) and in the solver's variables (for the projections).
+    let sets: Relaxations
+    let scaledSets: [Int: [RelaxedSet]]
 
     init(_ solver: SplittingSolver, objectives: Matrix, box: Interval, bounds: [Interval], target: Int) {
         self.target = target
         original = (objectives, box, bounds)
         self.box = solver.scaledInterval(box, node: 0)
-        self.bounds = bounds.indices.map { solver.scaledInterval(bounds[$0], node: $0) }
+        let graph = solver.graph
+        sets = Relaxations(graph: graph, bounds: bounds, live: graph.ancestorMask(of: target))
+        var scaledSets: [Int: [RelaxedSet]] = [:]
+        let activationOf = graph.activationOf
+        for (w, list) in sets.sets {
+            guard let r = activationOf[w] else { continue }
+            let dz = solver.scale[w], dy = solver.scale[r]
+            scaledSets[w] = list.indices.map { list[$0].scaled(z: dz[$0], y: dy[$0]) }
+        }
+        self.scaledSets = scaledSets
         var c = objectives
         for j in 0..<c.cols { for i in 0..<c.rows { c[i, j] *= solver.scale[target][i] } }
         self.objectives = c

@@ -3,59 +3,6 @@ import Dispatch
 import LinearAlgebra
 import Network
 
-/// How a (graph, target) problem is split, as DeepSplit does: block A holds
-/// one set per affine node, {(inputs, output) : output = W·inputs + b}, with its
-/// own copies ("slots") of the node values it touches; block B holds each node's
-/// value once, constrained by its own set (input box, ReLU relaxation, or free).
-/// ADMM alternates the two, tied by consensus constraints copy = value.
-final class Layout: Sendable {
-    struct AffineBlock: Sendable {
-        let node: Int
-        let inputSlots: [Int]
-        let outputSlot: Int
-    }
-
-    let target: Int
-    let live: [Int]
-    let slotNode: [Int]
-    let slotsOfNode: [[Int]]
-    let blocks: [AffineBlock]
-    /// Pre-activation node -> its ReLU.
-    let reluOf: [Int: Int]
-    /// Pre-activation node -> the output slot of its affine block (its duals are the multipliers).
-    let dualSlot: [Int: Int]
-
-    init(graph: Graph, target: Int) {
-        self.target = target
-        let liveSet = graph.ancestors(of: target)
-        live = liveSet.sorted()
-        var slotNode: [Int] = []
-        var blocks: [AffineBlock] = []
-        var dualSlot: [Int: Int] = [:]
-        var reluOf: [Int: Int] = [:]
-        for v in live { if case .relu(let u) = graph.nodes[v].operation { reluOf[u] = v } }
-        func slot(_ v: Int) -> Int {
-            slotNode.append(v)
-            return slotNode.count - 1
-        }
-        for v in live {
-            if case .affine(let a) = graph.nodes[v].operation {
-                let ins = a.terms.map { slot($0.input) }
-                let out = slot(v)
-                blocks.append(AffineBlock(node: v, inputSlots: ins, outputSlot: out))
-                if reluOf[v] != nil { dualSlot[v] = out }
-            }
-        }
-        var slotsOfNode = [[Int]](repeating: [], count: graph.nodes.count)
-        for (s, v) in slotNode.enumerated() { slotsOfNode[v].append(s) }
-        self.slotNode = slotNode
-        self.slotsOfNode = slotsOfNode
-        self.blocks = blocks
-        self.dualSlot = dualSlot
-        self.reluOf = reluOf
-    }
-}
-
 /// Everything that survives between solves of one problem: all primal copies,
 /// the global values, the scaled duals and ρ, per objective column. Owned by
 /// the caller; solving again with it after the box, the intermediate bounds or
@@ -74,15 +21,18 @@ public struct Workspace: Sendable {
     public var isWarm: Bool { solved.contains(true) }
 }
 
-/// DeepSplit: ADMM on the triangle relaxation of a ReLU network DAG, for
-/// many linear objectives at once (columns of a matrix, so the work is GEMM),
-/// with certified dual bounds.
+/// DeepSplit: ADMM on the convex relaxation of a network DAG (each
+/// activation's relaxed set, the affine nodes exactly), for many linear
+/// objectives at once (columns of a matrix, so the work is GEMM), with
+/// certified dual bounds.
 public struct SplittingSolver: Sendable {
     public let graph: Graph
     public let dual: DualBound
-    /// The graph in scaled variables ỹ_v = y_v / d_v, on which ADMM runs.
+    /// The graph's affine nodes in scaled variables ỹ_v = y_v / d_v, on which
+    /// ADMM runs (activations keep their place; their sets are scaled per solve).
     let scaled: Graph
-    /// d_v per node (a ReLU shares its pre-activation node's scale).
+    /// d_v per node (a positively homogeneous activation, such as ReLU, shares
+    /// its pre-activation node's scale, so its closed-form projection applies).
     let scale: [[Double]]
     let projections: [Int: AffineProjection]
 
@@ -100,16 +50,18 @@ public struct SplittingSolver: Sendable {
         var d: [[Double]] = graph.nodes.map { [Double](repeating: 1, count: $0.size) }
         if let scaling {
             for (v, node) in graph.nodes.enumerated() {
-                if case .relu = node.operation { continue }
+                if let e = node.operation.elementwise, e.op.isPositivelyHomogeneous {
+                    d[v] = d[e.input]
+                    continue
+                }
                 let b = scaling[v]
                 d[v] = (0..<node.size).map { i in
                     let half = (b.upper[i] - b.lower[i]) / 2
                     let mag = max(abs(b.upper[i]), abs(b.lower[i]))
-                    let value = max(half, 1e-3 * max(mag, 1e-3))
+                    let value = max(half, Self.smallestRelativeScale * max(mag, Self.smallestRelativeScale))
                     return value.isFinite && value > 0 ? value : 1
                 }
             }
-            for (v, node) in graph.nodes.enumerated() { if case .relu(let u) = node.operation { d[v] = d[u] } }
         }
         scale = d
         var sg = Graph()
@@ -123,8 +75,8 @@ public struct SplittingSolver: Sendable {
                     AffineTerm(input: t.input, map: t.map.scaled(left: inv, right: d[t.input]))
                 }
                 _ = try sg.addAffine(name: node.name, terms: terms, bias: zip(a.bias, inv).map { $0 * $1 })
-            case .relu(let u):
-                _ = try sg.addReLU(name: node.name, input: u)
+            case .elementwise(let op, let u):
+                _ = try sg.addElementwise(name: node.name, op, input: u)
             }
         }
         sg.output = graph.output
@@ -138,6 +90,10 @@ public struct SplittingSolver: Sendable {
         }
         projections = p
     }
+
+    /// A variable's scale is at least this fraction of its magnitude (and this
+    /// much absolutely): a point interval must not scale its variable to 0.
+    static let smallestRelativeScale = 1e-3
 
     /// Whether node v's affine projection is solved matrix-free (conjugate gradient).
     public func isMatrixFree(node v: Int) -> Bool { projections[v]?.isMatrixFree ?? false }
@@ -203,13 +159,13 @@ public struct SplittingSolver: Sendable {
                     solution: inout Solution) -> OpenColumns {
         let original = Self.columns(of: p.original.objectives, columns)
         let crown = dual.evaluate(target: p.target, objectives: original, box: p.original.box,
-                                  bounds: p.original.bounds, rule: .crown, keepReluCoefficients: true)
+                                  bounds: p.original.bounds, rule: .crown, keepActivationCoefficients: true,
+                                  relaxations: p.sets)
         for (j, c) in columns.enumerated() {
             solution.crownLower[c] = crown.lower[j]
             solution.lower[c] = crown.lower[j]
         }
-        let upper = primalCandidates(crown, objectives: original, box: p.original.box, bounds: p.original.bounds,
-                                     target: p.target)
+        let upper = primalCandidates(crown, objectives: original, problem: p)
         return OpenColumns(objectives: Self.columns(of: p.objectives, columns), original: original,
                            best: crown.lower, upper: upper,
                            stall: StallWatch(columns: columns.count, checks: settings.stallChecks))
@@ -228,7 +184,9 @@ public struct SplittingSolver: Sendable {
     func startCold(_ workspace: inout Workspace, columns cold: [Int], problem p: ScaledProblem, settings: Settings) {
         guard !cold.isEmpty else { return }
         let layout = workspace.layout
-        let centre = scaled.evaluateAll(p.box.center)
+        // The network's own values at the box centre, in the solver's units.
+        var centre = graph.evaluateAll(p.original.box.center)
+        for v in centre.indices { for i in centre[v].indices { centre[v][i] /= scale[v][i] } }
         for v in layout.live {
             for c in cold { for i in 0..<graph.nodes[v].size { workspace.y[v][i, c] = centre[v][i] } }
         }
@@ -298,7 +256,7 @@ public struct SplittingSolver: Sendable {
     func acceleratedStep(_ state: inout WorkingState, _ anderson: inout AndersonAcceleration?, objectives: Matrix,
                          problem p: ScaledProblem, layout: Layout, settings: Settings) -> Residuals {
         let before = anderson == nil ? [] : state.packed(live: layout.live)
-        let residuals = step(&state, objectives: objectives, box: p.box, bounds: p.bounds, layout: layout,
+        let residuals = step(&state, objectives: objectives, problem: p, layout: layout,
                              settings: settings)
         if anderson != nil {
             var after = state.packed(live: layout.live)
@@ -320,11 +278,9 @@ public struct SplittingSolver: Sendable {
     func checkCertificate(_ state: WorkingState, _ open: inout OpenColumns, problem p: ScaledProblem,
                           layout: Layout, settings: Settings, iteration: Int, residuals: Residuals,
                           solution: inout Solution) -> [Int] {
-        let (cert, coefficients) = certificate(state, objectives: open.original, box: p.original.box,
-                                               bounds: p.original.bounds, layout: layout)
-        var feasible = feasibleValue(state, objectives: open.objectives, box: p.box, bounds: p.bounds, layout: layout)
-        let atMinimiser = primalCandidates(coefficients, objectives: open.original, box: p.original.box,
-                                           bounds: p.original.bounds, target: p.target)
+        let (cert, coefficients) = certificate(state, objectives: open.original, problem: p, layout: layout)
+        var feasible = feasibleValue(state, objectives: open.objectives, problem: p, layout: layout)
+        let atMinimiser = primalCandidates(coefficients, objectives: open.original, problem: p)
         for j in 0..<feasible.count { feasible[j] = min(feasible[j], atMinimiser[j]) }
         if let report = settings.progress, state.columns.count > 0 {
             report(Settings.Progress(iteration: iteration, column: state.columns[0], bound: max(open.best[0], cert[0]),
@@ -381,12 +337,12 @@ public struct SplittingSolver: Sendable {
     /// (update_x), over-relax, project each node's mean onto its own set
     /// (update_z: box clip, ReLU triangle, or free with the objective), then the
     /// scaled dual update and residuals (update_y).
-    func step(_ s: inout WorkingState, objectives: Matrix, box: Interval, bounds: [Interval],
+    func step(_ s: inout WorkingState, objectives: Matrix, problem p: ScaledProblem,
               layout: Layout, settings: Settings) -> Residuals {
         projectAffineBlocks(&s, layout: layout, settings: settings)
         let xNorm = overRelax(&s, layout: layout, alpha: settings.alpha)
         let means = nodeMeans(s, objectives: objectives, layout: layout)
-        let old = projectNodeSets(&s, means: means, box: box, bounds: bounds, layout: layout)
+        let old = projectNodeSets(&s, means: means, problem: p, layout: layout)
         return updateDuals(&s, old: old, xNorm: xNorm, layout: layout, alpha: settings.alpha)
     }
 
@@ -503,7 +459,7 @@ public struct SplittingSolver: Sendable {
 
     /// Block B (update_z): each node's mean projected onto its own set; a ReLU
     /// pair is projected together onto its triangle. Returns the previous values.
-    func projectNodeSets(_ s: inout WorkingState, means: [Matrix?], box: Interval, bounds: [Interval],
+    func projectNodeSets(_ s: inout WorkingState, means: [Matrix?], problem p: ScaledProblem,
                          layout: Layout) -> [Matrix?] {
         let k = s.columns.count
         var means = means
@@ -514,37 +470,48 @@ public struct SplittingSolver: Sendable {
             let n = graph.nodes[v].size
             switch graph.nodes[v].operation {
             case .input:
+                let box = p.box
                 for c in 0..<k {
                     for i in 0..<n { value.data[i + c * n] = min(max(value.data[i + c * n], box.lower[i]), box.upper[i]) }
                 }
                 s.y[v] = value
             case .affine:
-                guard let r = layout.reluOf[v], var yr = means[r] else {
+                guard let r = layout.activationOf[v], var yr = means[r], let sets = p.scaledSets[v],
+                      let e = graph.nodes[r].operation.elementwise else {
                     s.y[v] = value
                     continue
                 }
-                let b = bounds[v]
-                let wz = Double(layout.slotsOfNode[v].count), wy = Double(layout.slotsOfNode[r].count)
-                for c in 0..<k {
-                    for i in 0..<n {
-                        let idx = i + c * n
-                        let (z, y) = wz == wy
-                            ? reluProjection(value.data[idx], yr.data[idx], lower: b.lower[i], upper: b.upper[i])
-                            : weightedReLUProjection(value.data[idx], yr.data[idx], lower: b.lower[i], upper: b.upper[i],
-                                                     weightZ: wz, weightY: wy)
-                        value.data[idx] = z
-                        yr.data[idx] = y
-                    }
-                }
+                let weights = (z: Double(layout.slotsOfNode[v].count), y: Double(layout.slotsOfNode[r].count))
+                Self.projectPairs(e.op, sets, z: &value, y: &yr, weights: weights)
                 s.y[v] = value
                 old[r] = s.y[r]
                 s.y[r] = yr
                 means[r] = nil
-            case .relu:
+            case .elementwise:
                 continue   // set with its pre-activation node
             }
         }
         return old
+    }
+
+    /// Each (z, y) pair projected onto its neuron's set; generic over the
+    /// operator so that its own projection (ReLU's closed form) is called directly.
+    static func projectPairs<Op: ElementwiseOperator>(_ op: Op, _ sets: [RelaxedSet], z: inout Matrix, y: inout Matrix,
+                                                      weights: (z: Double, y: Double)) {
+        let n = z.rows
+        sets.withUnsafeBufferPointer { sp in
+            z.data.withUnsafeMutableBufferPointer { zp in
+                y.data.withUnsafeMutableBufferPointer { yp in
+                    for c in 0..<z.cols {
+                        for i in 0..<n {
+                            let idx = i + c * n
+                            (zp[idx], yp[idx]) = op.project(zp[idx], yp[idx], onto: sp[i],
+                                                            weightZ: weights.z, weightY: weights.y)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// update_y: the scaled duals U += X̂ − Y, and the primal and dual residuals.
@@ -599,9 +566,9 @@ public struct SplittingSolver: Sendable {
 
 
     /// cₖᵀ y at a point of the relaxation built from the iterate: the input
-    /// clipped to the box, affine nodes evaluated exactly, each ReLU output
-    /// clamped into its relaxed set. An upper bound on the relaxed minimum.
-    func feasibleValue(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> [Double] {
+    /// clipped to the box, affine nodes evaluated exactly, each activation's
+    /// output clamped into its relaxed set above z. An upper bound on the relaxed minimum.
+    func feasibleValue(_ s: WorkingState, objectives: Matrix, problem p: ScaledProblem, layout: Layout) -> [Double] {
         let k = s.columns.count
         var values = [Matrix?](repeating: nil, count: graph.nodes.count)
         for v in layout.live {
@@ -609,63 +576,60 @@ public struct SplittingSolver: Sendable {
             switch graph.nodes[v].operation {
             case .input:
                 var m = s.y[v]
+                let box = p.box
                 for c in 0..<k { for i in 0..<n { m.data[i + c * n] = min(max(m.data[i + c * n], box.lower[i]), box.upper[i]) } }
                 values[v] = m
             case .affine:
                 guard case .affine(let a) = scaled.nodes[v].operation else { continue }
-                var m = Matrix(rows: n, cols: k)
-                for c in 0..<k { for i in 0..<n { m.data[i + c * n] = a.bias[i] } }
-                for t in a.terms {
-                    if let x = values[t.input] { t.map.apply(x, into: &m, beta: 1) }
-                }
-                values[v] = m
-            case .relu(let u):
-                guard let z = values[u] else { continue }
+                values[v] = Self.affineValue(a, values, rows: n, columns: k)
+            case .elementwise(_, let u):
+                guard let z = values[u], let sets = p.scaledSets[u] else { continue }
                 var m = s.y[v]
-                let b = bounds[u]
                 for c in 0..<k {
                     for i in 0..<n {
                         let idx = i + c * n
-                        let zi = z.data[idx], l = b.lower[i], up = b.upper[i]
-                        if l >= 0 { m.data[idx] = zi; continue }
-                        if up <= 0 { m.data[idx] = 0; continue }
-                        let top = max(0, up / (up - l) * (zi - l))
-                        m.data[idx] = min(max(m.data[idx], max(0, zi)), max(top, max(0, zi)))
+                        let range = sets[i].range(at: z.data[idx])
+                        m.data[idx] = min(max(m.data[idx], range.lower), range.upper)
                     }
                 }
                 values[v] = m
             }
         }
         guard let y = values[layout.target] else { return [Double](repeating: .infinity, count: k) }
-        var out = [Double](repeating: 0, count: k)
-        for c in 0..<k {
-            for i in 0..<objectives.rows { out[c] += objectives.data[i + c * objectives.rows] * y.data[i + c * y.rows] }
-        }
-        return out
+        return Self.objectiveValues(objectives, y)
     }
 
-    /// The dual bound at the current multipliers: λ_w = −ρ U of each
-    /// pre-activation node's affine output copy.
-    /// cₖᵀ f(x*) where x* minimises the bound's linear input term over the box:
-    /// a value the network attains, hence an upper bound on the relaxed minimum.
+    /// W·inputs + b for K columns, from the inputs' values.
+    static func affineValue(_ a: Affine, _ values: [Matrix?], rows n: Int, columns k: Int) -> Matrix {
+        var m = Matrix(rows: n, cols: k)
+        for c in 0..<k { for i in 0..<n { m.data[i + c * n] = a.bias[i] } }
+        for t in a.terms {
+            if let x = values[t.input] { t.map.apply(x, into: &m, beta: 1) }
+        }
+        return m
+    }
+
+    /// cₖᵀ y per column.
+    static func objectiveValues(_ objectives: Matrix, _ y: Matrix) -> [Double] {
+        (0..<objectives.cols).map { c in
+            var v = 0.0
+            for i in 0..<objectives.rows { v += objectives.data[i + c * objectives.rows] * y.data[i + c * y.rows] }
+            return v
+        }
+    }
+
     /// Upper bounds on the relaxed minimum from the bound's own minimiser: the
     /// input x* minimising its input term over the box, run through the network
-    /// (a point the network attains) and through the relaxation with each ReLU
-    /// on the face its coefficient's sign selects (the relaxed optimum when the
-    /// multipliers are optimal). The smaller value per column.
-    func primalCandidates(_ r: DualBound.Result, objectives: Matrix, box: Interval, bounds: [Interval], target: Int) -> [Double] {
+    /// (a point the network attains) and through the relaxation with each
+    /// activation on the chain its coefficient's sign selects (the relaxed
+    /// optimum when the multipliers are optimal). The smaller value per column.
+    func primalCandidates(_ r: DualBound.Result, objectives: Matrix, problem p: ScaledProblem) -> [Double] {
         let k = objectives.cols
+        let box = p.original.box, target = p.target
         var x = Matrix(rows: box.count, cols: k)
         let g = r.inputCoefficients
         for c in 0..<k { for i in 0..<box.count { x[i, c] = g[i, c] >= 0 ? box.lower[i] : box.upper[i] } }
-        func value(_ y: Matrix) -> [Double] {
-            (0..<k).map { c in
-                var v = 0.0
-                for i in 0..<objectives.rows { v += objectives[i, c] * y[i, c] }
-                return v
-            }
-        }
-        let exact = value(graph.evaluateBatch(x, upTo: target))
+        let exact = Self.objectiveValues(objectives, graph.evaluateBatch(x, upTo: target))
         // Relaxed forward pass.
         var values = [Matrix?](repeating: nil, count: target + 1)
         for v in 0...target {
@@ -673,202 +637,69 @@ public struct SplittingSolver: Sendable {
             case .input:
                 values[v] = x
             case .affine(let a):
-                var z = Matrix(rows: graph.nodes[v].size, cols: k)
-                for c in 0..<k { for i in 0..<z.rows { z.data[i + c * z.rows] = a.bias[i] } }
-                for t in a.terms { if let xin = values[t.input] { t.map.apply(xin, into: &z, beta: 1) } }
-                values[v] = z
-            case .relu(let u):
-                guard var y = values[u] else { continue }
-                let b = bounds[u]
-                let gy = r.reluCoefficients[v]
+                values[v] = Self.affineValue(a, values, rows: graph.nodes[v].size, columns: k)
+            case .elementwise(_, let u):
+                guard var y = values[u], let sets = p.sets[u] else { continue }
+                let gy = r.activationCoefficients[v]
                 let n = y.rows
                 for c in 0..<k {
                     for i in 0..<n {
-                        let zi = y.data[i + c * n], l = b.lower[i], up = b.upper[i]
-                        if l < 0 && up > 0, let gy, gy[i, c] < 0 {
-                            y.data[i + c * n] = max(0, zi, up / (up - l) * (zi - l))
-                        } else {
-                            y.data[i + c * n] = max(0, zi)
-                        }
+                        let range = sets[i].range(at: y.data[i + c * n])
+                        let useUpper = gy.map { $0[i, c] < 0 } ?? false
+                        y.data[i + c * n] = useUpper ? range.upper : range.lower
                     }
                 }
                 values[v] = y
             }
         }
-        let relaxed = values[target].map(value) ?? exact
+        let relaxed = values[target].map { Self.objectiveValues(objectives, $0) } ?? exact
         return (0..<k).map { min(exact[$0], relaxed[$0]) }
     }
 
-    func certificate(_ s: WorkingState, objectives: Matrix, box: Interval, bounds: [Interval], layout: Layout) -> ([Double], DualBound.Result) {
+    /// The dual bound at the current multipliers (λ_w = −ρ U of each
+    /// pre-activation node's affine output copy, in the caller's units), raw
+    /// and cleaned by the two slope rules; the best per column, with the
+    /// minimiser information of the better slope rule.
+    func certificate(_ s: WorkingState, objectives: Matrix, problem p: ScaledProblem,
+                     layout: Layout) -> ([Double], DualBound.Result) {
         var table: [Int: Matrix] = [:]
+        var primal: [Int: Matrix] = [:]
         for (w, slot) in layout.dualSlot {
             var h = s.u[slot]
+            var z = s.y[w]
             let d = scale[w]
+            let n = h.rows
             for c in 0..<s.columns.count {
                 let r = s.rho[c]
-                let n = h.rows
-                for i in 0..<n { h.data[i + c * n] *= r / d[i] }
+                for i in 0..<n {
+                    h.data[i + c * n] *= r / d[i]
+                    z.data[i + c * n] *= d[i]
+                }
             }
             table[w] = h
+            primal[w] = z
         }
-        let rawResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                      rule: .given(table))
-        let raw = rawResult.lower
-        let cleanedResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                          rule: .slopesFrom(table), keepReluCoefficients: true)
-        let cleaned = cleanedResult.lower
-        var primal: [Int: Matrix] = [:]
-        for w in layout.dualSlot.keys { primal[w] = s.y[w] }   // signs are scale-free; units only matter near 0
-        let guidedResult = dual.evaluate(target: layout.target, objectives: objectives, box: box, bounds: bounds,
-                                         rule: .slopesFromPrimal(table, primal), keepReluCoefficients: true)
-        let guided = guidedResult.lower
-        // Per column, the minimiser information of the better of the two slope rules.
+        func evaluate(_ rule: MultiplierRule) -> DualBound.Result {
+            dual.evaluate(target: layout.target, objectives: objectives, box: p.original.box, bounds: p.original.bounds,
+                          rule: rule, keepActivationCoefficients: true, relaxations: p.sets)
+        }
+        let raw = evaluate(.given(table)).lower
+        let cleanedResult = evaluate(.slopesFrom(table))
+        let guidedResult = evaluate(.slopesFromPrimal(table, primal))
+        let cleaned = cleanedResult.lower, guided = guidedResult.lower
         var chosen = cleanedResult
         var best = [Double](repeating: 0, count: raw.count)
         for c in 0..<raw.count {
             best[c] = max(raw[c], cleaned[c], guided[c])
             guard guided[c] > cleaned[c] else { continue }
             for i in 0..<chosen.inputCoefficients.rows { chosen.inputCoefficients[i, c] = guidedResult.inputCoefficients[i, c] }
-            for (node, m) in guidedResult.reluCoefficients {
-                guard var mine = chosen.reluCoefficients[node] else { continue }
+            for (node, m) in guidedResult.activationCoefficients {
+                guard var mine = chosen.activationCoefficients[node] else { continue }
                 for i in 0..<m.rows { mine[i, c] = m[i, c] }
-                chosen.reluCoefficients[node] = mine
+                chosen.activationCoefficients[node] = mine
             }
         }
         return (best, chosen)
-    }
-}
-
-/// The active columns of a workspace, compacted so the iteration works on
-/// contiguous matrices; columns that converge are written back and dropped.
-struct WorkingState {
-    var columns: [Int]
-    var y: [Matrix]
-    var x: [Matrix]
-    var u: [Matrix]
-    var rho: [Double]
-    var stack: [Double] = []
-    var work: [Double] = []
-    var guess: [Double] = []
-    /// Conjugate-gradient iterations of the matrix-free projections, summed.
-    var projectionIterations = 0
-    var scalePrimal: [Double]
-    var scaleDual: [Double]
-
-    init(workspace: Workspace, columns: [Int]) {
-        self.columns = columns
-        y = workspace.y.map { $0.rows == 0 ? $0 : SplittingSolver.columns(of: $0, columns) }
-        x = workspace.x.map { SplittingSolver.columns(of: $0, columns) }
-        u = workspace.u.map { SplittingSolver.columns(of: $0, columns) }
-        rho = columns.map { workspace.rho[$0] }
-        scalePrimal = [Double](repeating: 1, count: columns.count)
-        scaleDual = scalePrimal
-    }
-
-    /// x[slot] = Y[node] − U[slot], the point the block projects.
-    mutating func prepare(slot: Int, node: Int) {
-        let yv = y[node]
-        let uv = u[slot]
-        x[slot].data.withUnsafeMutableBufferPointer { xp in
-            for i in 0..<xp.count { xp[i] = yv.data[i] - uv.data[i] }
-        }
-    }
-
-    mutating func ensureBuffers(nIn: Int, m: Int) {
-        let k = columns.count
-        if stack.count < nIn * k { stack = [Double](repeating: 0, count: nIn * k) }
-        if work.count < m * k { work = [Double](repeating: 0, count: m * k) }
-    }
-
-    /// Residual balancing: ρ grows when the primal residual dominates, shrinks
-    /// when the dual one does; the scaled duals are rescaled to match.
-    @discardableResult
-    mutating func balanceRho(_ r: SplittingSolver.Residuals) -> Bool {
-        var changed = false
-        for c in 0..<columns.count {
-            let p = r.primal[c] / max(scalePrimal[c], 1e-12)
-            let d = r.dual[c] / max(scaleDual[c], 1e-12)
-            guard p > 0, d > 0 else { continue }
-            let ratio = (p / d).squareRoot()
-            guard ratio > 5 || ratio < 0.2 else { continue }
-            let newRho = min(max(rho[c] * ratio, 1e-8), 1e8)
-            let scale = rho[c] / newRho
-            for s in u.indices {
-                let n = u[s].rows
-                for i in 0..<n { u[s].data[i + c * n] *= scale }
-            }
-            rho[c] = newRho
-            changed = true
-        }
-        return changed
-    }
-
-    mutating func store(into w: inout Workspace, only subset: [Int]? = nil) {
-        let js = subset ?? Array(columns.indices)
-        for j in js {
-            let c = columns[j]
-            for v in y.indices where y[v].rows > 0 {
-                let n = y[v].rows
-                for i in 0..<n { w.y[v].data[i + c * n] = y[v].data[i + j * n] }
-            }
-            for s in x.indices {
-                let n = x[s].rows
-                for i in 0..<n {
-                    w.x[s].data[i + c * n] = x[s].data[i + j * n]
-                    w.u[s].data[i + c * n] = u[s].data[i + j * n]
-                }
-            }
-            w.rho[c] = rho[j]
-        }
-    }
-
-    /// (Y of the live nodes, U of every slot) per column, for acceleration.
-    func packed(live: [Int]) -> [Double] {
-        let k = columns.count
-        let dim = live.reduce(0) { $0 + y[$1].rows } + u.reduce(0) { $0 + $1.rows }
-        var out = [Double](repeating: 0, count: dim * k)
-        for c in 0..<k {
-            var o = c * dim
-            for v in live {
-                let n = y[v].rows
-                for i in 0..<n { out[o + i] = y[v].data[i + c * n] }
-                o += n
-            }
-            for m in u {
-                let n = m.rows
-                for i in 0..<n { out[o + i] = m.data[i + c * n] }
-                o += n
-            }
-        }
-        return out
-    }
-
-    mutating func unpack(_ values: [Double], live: [Int]) {
-        let k = columns.count
-        let dim = values.count / max(1, k)
-        for c in 0..<k {
-            var o = c * dim
-            for v in live {
-                let n = y[v].rows
-                for i in 0..<n { y[v].data[i + c * n] = values[o + i] }
-                o += n
-            }
-            for si in u.indices {
-                let n = u[si].rows
-                for i in 0..<n { u[si].data[i + c * n] = values[o + i] }
-                o += n
-            }
-        }
-    }
-
-    mutating func keep(_ js: [Int]) {
-        columns = js.map { columns[$0] }
-        y = y.map { $0.rows == 0 ? $0 : SplittingSolver.columns(of: $0, js) }
-        x = x.map { SplittingSolver.columns(of: $0, js) }
-        u = u.map { SplittingSolver.columns(of: $0, js) }
-        rho = js.map { rho[$0] }
-        scalePrimal = js.map { scalePrimal[$0] }
-        scaleDual = js.map { scaleDual[$0] }
     }
 }
 

@@ -14,7 +14,7 @@ struct Bound: ParsableCommand {
         without it every output gets a lower and an upper bound.
 
         Every number printed as a bound is certified: a Lagrangian dual bound of the
-        triangle relaxation with a rounding margin, never looser than CROWN's.
+        convex relaxation with a rounding margin, never looser than CROWN's.
 
         Examples:
           reachguard bound model.onnx --box box.json

@@ -26,8 +26,8 @@ struct Info: ParsableCommand {
                     layers.append(["kind": "affine", "name": node.name, "size": node.size,
                                    "inputs": a.terms.map { g.nodes[$0.input].size },
                                    "maps": a.terms.map { $0.map.summary }])
-                case .relu:
-                    layers.append(["kind": "relu", "name": node.name, "size": node.size])
+                case .elementwise(let op, _):
+                    layers.append(["kind": "activation", "operator": "\(op)", "name": node.name, "size": node.size])
                 }
             }
             if json {
@@ -36,7 +36,8 @@ struct Info: ParsableCommand {
                     "input": ["name": m.inputName, "shape": m.inputShape, "size": g.inputSize],
                     "output": ["name": m.outputName, "shape": m.outputShape, "size": g.outputSize],
                     "layers": layers, "parameters": g.parameterCount,
-                    "relus": layers.filter { ($0["kind"] as? String) == "relu" }.reduce(0) { $0 + (($1["size"] as? Int) ?? 0) },
+                    "activations": layers.filter { ($0["kind"] as? String) == "activation" }
+                        .reduce(0) { $0 + (($1["size"] as? Int) ?? 0) },
                 ])
                 return
             }
@@ -46,8 +47,8 @@ struct Info: ParsableCommand {
             Output.line("layers:")
             for (i, layer) in layers.enumerated() {
                 let size = layer["size"] as? Int ?? 0
-                if layer["kind"] as? String == "relu" {
-                    Output.line("  \(i + 1). relu   \(size)")
+                if layer["kind"] as? String == "activation" {
+                    Output.line("  \(i + 1). \(layer["operator"] as? String ?? "?")   \(size)")
                 } else {
                     let ins = (layer["inputs"] as? [Int] ?? []).map(String.init).joined(separator: " + ")
                     let maps = (layer["maps"] as? [String] ?? []).joined(separator: " + ")

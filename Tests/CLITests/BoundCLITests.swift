@@ -136,7 +136,7 @@ final class ConvCLITests: XCTestCase {
         XCTAssertEqual(maps.first, ["conv 3x3 stride 2, 3->16 channels, 32x32->16x16"])
         XCTAssertEqual(maps[3], ["diagonal 2048", "conv 3x3, 32->32 channels, 8x8->8x8"], "the residual sum")
         XCTAssertEqual(maps.last, ["dense 10x64"])
-        XCTAssertEqual(o["relus"] as? Int, 10_304)
+        XCTAssertEqual(o["activations"] as? Int, 10_304)
     }
 
     /// The conv benchmark's figures hang together: DeepSplit never reports less than

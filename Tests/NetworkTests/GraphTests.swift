@@ -28,7 +28,7 @@ final class GraphTests: XCTestCase {
         g.output = r2
         let n = g.normalized()
         for node in n.nodes {
-            if case .relu(let u) = node.operation {
+            if case .elementwise(_, let u) = node.operation {
                 guard case .affine = n.nodes[u].operation else { return XCTFail("relu reads a non-affine node") }
             }
         }

@@ -53,7 +53,7 @@ public func nodeBounds(_ graph: Graph, box: Interval, relus: [String],
     var known = [Interval?](repeating: nil, count: graph.nodes.count)
     var named = 0
     for node in graph.nodes {
-        guard case .relu(let u) = node.operation else { continue }
+        guard case .elementwise(_, let u) = node.operation else { continue }
         guard let k = relus.firstIndex(of: node.name) else {
             throw FixtureMismatch(description: "ReLU '\(node.name)' has no bounds in the fixture")
         }

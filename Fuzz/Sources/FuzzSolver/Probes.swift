@@ -50,7 +50,7 @@ struct Probes {
             switch node.operation {
             case .input:
                 errors[v] = [Double](repeating: 0, count: node.size)
-            case .relu(let u):
+            case .elementwise(_, let u):
                 errors[v] = errors[u]
             case .affine(let a):
                 var magnitude = a.bias.map { abs($0) }
