@@ -175,8 +175,16 @@ public struct RelaxedSet: Sendable {
     @inline(__always)
     public func minimum(gz: Double, gy: Double) -> Double {
         guard isFinite else { return gz == 0 && gy == 0 ? 0 : -.infinity }
-        var m = Double.infinity
-        for i in 0..<count { m = min(m, gz * zs[i] + gy * ys[i]) }
+        // Triangles and segments (every ReLU) without the loop.
+        let first = min(gz * zs[0] + gy * ys[0], gz * zs[1] + gy * ys[1])
+        if count == 2 { return first }
+        if count == 3 { return min(first, gz * zs[2] + gy * ys[2]) }
+        var m = count == 1 ? gz * zs[0] + gy * ys[0] : first
+        var i = 2
+        while i < count {
+            m = min(m, gz * zs[i] + gy * ys[i])
+            i += 1
+        }
         return m
     }
 
