@@ -6,6 +6,14 @@ import LinearAlgebra
 /// cleared. ADMM's slow linear tail is what makes tight relaxations costly;
 /// this shortens it, most of all for warm starts.
 struct AndersonAcceleration {
+    /// A residual more than this factor above the last one restarts the history:
+    /// the extrapolation made things worse (the usual safeguard of type-II Anderson).
+    static let restartGrowth = 2.0
+    /// Tikhonov regularisation of the residual Gram matrix, relative to its
+    /// largest diagonal entry: keeps the small solve well-posed when residuals align.
+    static let gramRegularization = 1e-10
+    /// Mixing weights whose absolute sum exceeds this are refused (ill-conditioned step).
+    static let largestWeightSum = 1e4
     let memory: Int
     let dimension: Int
     let columns: Int
@@ -68,7 +76,7 @@ struct AndersonAcceleration {
                     norm += v * v
                 }
                 norm = norm.squareRoot()
-                if started[c] && norm > 2 * lastNorm[c] {
+                if started[c] && norm > Self.restartGrowth * lastNorm[c] {
                     count[c] = 0
                     lastNorm[c] = norm
                     (pFb + base).update(from: fb, count: d)
@@ -102,10 +110,10 @@ struct AndersonAcceleration {
                     scale = max(scale, gram[a + a * m])
                 }
                 var g2 = Matrix(rows: m, cols: m, columnMajor: Array(gram[0..<(m * m)]))
-                for a in 0..<m { g2[a, a] += 1e-10 * max(scale, 1e-300) }
+                for a in 0..<m { g2[a, a] += Self.gramRegularization * max(scale, 1e-300) }
                 guard let factor = try? CholeskyFactor(g2) else { continue }
                 let gamma = factor.solve(Array(rhs[0..<m]))
-                guard gamma.allSatisfy({ $0.isFinite }), gamma.reduce(0, { $0 + abs($1) }) < 1e4 else { continue }
+                guard gamma.allSatisfy({ $0.isFinite }), gamma.reduce(0, { $0 + abs($1) }) < Self.largestWeightSum else { continue }
                 for a in 0..<m { BLAS.axpy(d, -gamma[a], dGb + offsets[a], gb + base) }
             }
         }}}}}}}

@@ -28,6 +28,9 @@ extension SplittingSolver {
     /// Layers up to this width keep one warm workspace for LP-tight bounds; wider
     /// ones are solved in chunks of this many neurons.
     public static let warmLayerWidth = 128
+    /// LP-tight intermediates stop at this relative gap at most (half the final
+    /// default): their looseness compounds through the layers above.
+    public static let intermediateTolerance = 2.5e-4
 
     /// Per-node bounds for inputs in `box`. For `.lp`, `workspaces` keeps one
     /// warm state per pre-activation node across calls (the caller owns it).
@@ -66,7 +69,7 @@ extension SplittingSolver {
                 guard !unstable.isEmpty else { continue }
                 // Looseness here compounds through the layers above: solve these a little tighter.
                 var layerSettings = settings
-                layerSettings.tolerance = min(settings.tolerance, 2.5e-4)
+                layerSettings.tolerance = min(settings.tolerance, Self.intermediateTolerance)
                 var lower = bounds[w].lower, upper = bounds[w].upper
                 // Small layers (controllers) keep one warm workspace over all ±e_i; wide
                 // ones (convolutions) solve their unstable neurons in cold chunks, so
