@@ -8,7 +8,7 @@ import XCTest
 final class OperatorRelaxationTests: XCTestCase {
     static let operators: [any ElementwiseOperator] = [
         ReLU(), LeakyReLU(alpha: 0.01), LeakyReLU(alpha: 0.3), LeakyReLU(alpha: 2.5), Clip(minimum: -1, maximum: 1),
-        Clip(minimum: 0, maximum: 6), Tanh(), Sigmoid(), Softplus(), Exp(), Sine(), Cosine(), SquareRoot(),
+        Clip(minimum: 0, maximum: 6), Tanh(), Sigmoid(), Softplus(), Exp(), Sinusoid.sine, Sinusoid.cosine, SquareRoot(),
         Reciprocal(), Power(exponent: 2), Power(exponent: 3), Power(exponent: 4),
     ]
 

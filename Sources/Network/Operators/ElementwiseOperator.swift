@@ -81,6 +81,6 @@ public enum OperatorTable {
     /// ONNX op types whose operator needs no parameters.
     public static let plain: [String: any ElementwiseOperator] = [
         "Relu": ReLU(), "Tanh": Tanh(), "Sigmoid": Sigmoid(), "Softplus": Softplus(),
-        "Exp": Exp(), "Sin": Sine(), "Cos": Cosine(), "Sqrt": SquareRoot(), "Reciprocal": Reciprocal(),
+        "Exp": Exp(), "Sin": Sinusoid.sine, "Cos": Sinusoid.cosine, "Sqrt": SquareRoot(), "Reciprocal": Reciprocal(),
     ]
 }

@@ -129,19 +129,6 @@ public struct RelaxedSet: Sendable {
     /// (a stable ReLU, a Clip inside one piece), so the node is affine there.
     public var isLinear: Bool { isFinite && count <= 2 }
 
-    /// Slopes of the lower chain's edges, left to right (increasing: the chain is convex).
-    public var lowerSlopes: [Double] {
-        guard lowerEnd > 0 else { return [chordSlope] }
-        return (0..<lowerEnd).map { edgeSlope($0, $0 + 1) }
-    }
-
-    /// Slopes of the upper chain's edges, left to right (decreasing: the chain is concave).
-    public var upperSlopes: [Double] {
-        let n = upperChainCount
-        guard n > 1 else { return [chordSlope] }
-        return (0..<(n - 1)).map { edgeSlope(upperVertex($0), upperVertex($0 + 1)) }
-    }
-
     /// The range of the lower chain's edge slopes (its first and last edges: it is convex).
     var computedLowerSlopeRange: (Double, Double) {
         guard lowerEnd > 0 else { return (chordSlope, chordSlope) }

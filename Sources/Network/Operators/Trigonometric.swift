@@ -9,16 +9,21 @@ import Foundation
 ///   f″ = −f (a single curvature), tangents and chord as for any convex or
 ///   concave function; otherwise the chord shifted by |f″|·(u − l)²/8 with
 ///   |f″| ≤ 1, cut by the interval's horizontal lines.
-struct Sinusoid: Sendable {
+public struct Sinusoid: ElementwiseOperator {
     /// f(z) = sin(z + phase·π/2); phase 0 is sin, 1 is cos.
     let phase: Int
+
+    public static let sine = Sinusoid(phase: 0)
+    public static let cosine = Sinusoid(phase: 1)
+
+    public var description: String { phase == 0 ? "sin" : "cos" }
 
     /// Widths beyond which the interval is [−1, 1] and the chord is no use.
     static let wholePeriod = 2 * Double.pi
     /// Arguments beyond which the critical points are not located (|z|·ε near 1e−7).
     static let largestLocatedArgument = 1e8
 
-    func value(_ z: Double) -> Double { phase == 0 ? Foundation.sin(z) : Foundation.cos(z) }
+    public func value(_ z: Double) -> Double { phase == 0 ? Foundation.sin(z) : Foundation.cos(z) }
     func slope(_ z: Double) -> Double { phase == 0 ? Foundation.cos(z) : -Foundation.sin(z) }
 
     var function: SmoothFunction {
@@ -43,7 +48,7 @@ struct Sinusoid: Sendable {
         max(abs(l), abs(u)) < Self.largestLocatedArgument && u - l < Self.wholePeriod
     }
 
-    func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
+    public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         guard isLocatable(l, u) else { return (-1, 1) }
         let a = value(l), b = value(u)
         var lo = LibmError.down(min(a, b), LibmError.sinCos), hi = LibmError.up(max(a, b), LibmError.sinCos)
@@ -52,7 +57,7 @@ struct Sinusoid: Sendable {
         return (max(-1, lo), min(1, hi))
     }
 
-    func relaxedSet(lower l: Double, upper u: Double) -> RelaxedSet {
+    public func relaxedSet(lower l: Double, upper u: Double) -> RelaxedSet {
         let range = interval(lower: l, upper: u)
         // Zeros of f″ = −f: sin's at πk, i.e. quarters 0 and 2.
         if isLocatable(l, u) && !holdsPoint(quarter: 0, l, u) && !holdsPoint(quarter: 2, l, u) {
@@ -62,29 +67,5 @@ struct Sinusoid: Sendable {
                 : SmoothRelaxation.convex(function, lower: l, upper: u)
         }
         return SmoothRelaxation.boundedCurvature(function, lower: l, upper: u, secondDerivative: 1, range: range)
-    }
-}
-
-public struct Sine: ElementwiseOperator {
-    public init() {}
-    public var description: String { "sin" }
-    public func value(_ z: Double) -> Double { Foundation.sin(z) }
-    public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
-        Sinusoid(phase: 0).interval(lower: l, upper: u)
-    }
-    public func relaxedSet(lower l: Double, upper u: Double) -> RelaxedSet {
-        Sinusoid(phase: 0).relaxedSet(lower: l, upper: u)
-    }
-}
-
-public struct Cosine: ElementwiseOperator {
-    public init() {}
-    public var description: String { "cos" }
-    public func value(_ z: Double) -> Double { Foundation.cos(z) }
-    public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
-        Sinusoid(phase: 1).interval(lower: l, upper: u)
-    }
-    public func relaxedSet(lower l: Double, upper u: Double) -> RelaxedSet {
-        Sinusoid(phase: 1).relaxedSet(lower: l, upper: u)
     }
 }
