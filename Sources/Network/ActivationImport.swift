@@ -15,7 +15,8 @@ extension GraphBuilder {
         let input = try value(node, 0)
         if node.opType == "HardSigmoid" {
             // y = clip(α·x + β, 0, 1): its affine part, then a Clip.
-            let alpha = floatAttribute(node, "alpha", default: 0.2), beta = floatAttribute(node, "beta", default: 0.5)
+            let alpha = try finite(node, floatAttribute(node, "alpha", default: 0.2), "alpha")
+            let beta = try finite(node, floatAttribute(node, "beta", default: 0.5), "beta")
             try applyOperator(node, Clip(minimum: 0, maximum: 1), to: try scaledValue(node, input, alpha, beta))
             return
         }

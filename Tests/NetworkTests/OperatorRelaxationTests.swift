@@ -1,6 +1,7 @@
 import Foundation
 import Network
 import XCTest
+import ONNXSchema
 
 /// Every operator's interval and relaxed set hold its graph on dense samples
 /// over many intervals (tiny, huge, one-sided, straddling, the end points),
@@ -136,6 +137,26 @@ final class OperatorRelaxationTests: XCTestCase {
                 XCTAssertEqual(a.0, b.0, accuracy: 1e-12)
                 XCTAssertEqual(a.1, b.1, accuracy: 1e-12)
             }
+        }
+    }
+}
+
+/// Activation attributes from a model file that would put NaN or ∞ into the
+/// graph are refused with the node named.
+final class ActivationImportTests: XCTestCase {
+    func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = value
+        return a
+    }
+
+    func testNonFiniteAttributesAreRefused() throws {
+        for (op, attribute) in [("LeakyRelu", float("alpha", .nan)), ("HardSigmoid", float("alpha", .infinity)),
+                                ("HardSigmoid", float("beta", .nan))] {
+            let data = try onnxModel(input: [1, 4], node: onnxNode(op, inputs: ["x"], [attribute]))
+            assertImportRefused(data, "not a finite number")
         }
     }
 }
