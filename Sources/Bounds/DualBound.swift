@@ -98,8 +98,9 @@ public struct DualBound: Sendable {
                     let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gy }
-                    h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, rule: rule)
-                    sums.addSetMinimum(base: base, h: h, gy: gy, sets: set)
+                    let view = SetColumns(set)
+                    h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, view: view, rule: rule)
+                    sums.addSetMinimum(base: base, h: h, gy: gy, sets: set, view: view)
                 } else {
                     if acc[w] == nil { continue }
                     h = base   // free node: eliminated exactly
@@ -121,7 +122,8 @@ public struct DualBound: Sendable {
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
-    func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, sets: [RelaxedSet], rule: MultiplierRule) -> Matrix {
+    func pushedCoefficient(w: Int, base: Matrix, gy: Matrix, sets: [RelaxedSet], view: SetColumns,
+                           rule: MultiplierRule) -> Matrix {
         if case .given(let table) = rule, let h = table[w] { return h }
         var guide: Matrix? = nil
         var primal: Matrix? = nil
@@ -131,27 +133,53 @@ public struct DualBound: Sendable {
             primal = z[w]
         }
         var h = base
-        sets.withUnsafeBufferPointer { sp in
-            for c in 0..<base.cols {
-                for i in 0..<base.rows {
-                    let y = gy[i, c]
-                    guard y != 0 else { continue }
-                    h[i, c] += slope(sp[i], y: y, base: base[i, c], guide: guide?[i, c], primal: primal?[i, c]) * y
+        let n = base.rows
+        if guide == nil && primal == nil { return crownPushed(base: base, gy: gy, view: view) }
+        for c in 0..<base.cols {
+            for i in 0..<n {
+                let y = gy.data[i + c * n]
+                guard y != 0 else { continue }
+                h.data[i + c * n] += y * slope(sets, i, y: y, base: base.data[i + c * n],
+                                               guide: guide?.data[i + c * n], primal: primal?.data[i + c * n],
+                                               view: view)
+            }
+        }
+        return h
+    }
+
+    /// h with CROWN's slopes: the hot loop of every intermediate bound, over contiguous arrays.
+    func crownPushed(base: Matrix, gy: Matrix, view: SetColumns) -> Matrix {
+        var h = base
+        let n = base.rows
+        h.data.withUnsafeMutableBufferPointer { hp in
+            gy.data.withUnsafeBufferPointer { yp in
+                view.crownLower.withUnsafeBufferPointer { lo in
+                    view.crownUpper.withUnsafeBufferPointer { up in
+                        for c in 0..<base.cols {
+                            let o = c * n
+                            for i in 0..<n {
+                                let y = yp[o + i]
+                                if y != 0 { hp[o + i] += y * (y < 0 ? up[i] : lo[i]) }
+                            }
+                        }
+                    }
                 }
             }
         }
         return h
     }
 
-    /// The slope the rule picks for one neuron whose output carries coefficient y ≠ 0.
+    /// The slope the rule picks for neuron i, whose output carries coefficient y ≠ 0.
     @inline(__always)
-    func slope(_ set: RelaxedSet, y: Double, base: Double, guide: Double?, primal: Double?) -> Double {
-        if y < 0 { return guide.map { clamped(($0 - base) / y, set.upperSlopeRange) } ?? set.crownUpperSlope }
-        if let p = primal, let edge = set.lowerEdgeSlope(at: p, margin: Self.vertexMargin * (set.upper - set.lower)) {
+    func slope(_ sets: [RelaxedSet], _ i: Int, y: Double, base: Double, guide: Double?, primal: Double?,
+               view: SetColumns) -> Double {
+        if y < 0 { return guide.map { clamped(($0 - base) / y, sets[i].upperSlopeRange) } ?? view.crownUpper[i] }
+        if let p = primal,
+           let edge = sets[i].lowerEdgeSlope(at: p, margin: Self.vertexMargin * (sets[i].upper - sets[i].lower)) {
             return edge
         }
-        if let g = guide { return clamped((g - base) / y, set.lowerSlopeRange) }
-        return set.crownLowerSlope
+        if let g = guide { return clamped((g - base) / y, sets[i].lowerSlopeRange) }
+        return view.crownLower[i]
     }
 
     /// s clipped to the range of a chain's edge slopes (a non-finite s: its lower end).
@@ -189,23 +217,14 @@ struct DualSums {
     }
 
     /// Σ_i min over neuron i's relaxed set of g_z·z + g_y·y, with g_z = base − h.
-    mutating func addSetMinimum(base: Matrix, h: Matrix, gy: Matrix, sets: [RelaxedSet]) {
-        sets.withUnsafeBufferPointer { sp in
-            for c in 0..<base.cols {
-                var sum = 0.0, mag = 0.0
-                for i in 0..<base.rows {
-                    let gz = base[i, c] - h[i, c]
-                    let y = gy[i, c]
-                    let m = sp[i].minimum(gz: gz, gy: y)
-                    let (mz, my) = sp[i].magnitudes
-                    sum += m
-                    mag += abs(gz) * mz + abs(y) * my + abs(m)
-                }
-                value[c] += sum
-                absConstant[c] += mag
-            }
+    mutating func addSetMinimum(base: Matrix, h: Matrix, gy: Matrix, sets: [RelaxedSet], view: SetColumns) {
+        let n = base.rows
+        for c in 0..<base.cols {
+            let (sum, mag) = view.minimumSum(base: base.data, h: h.data, gy: gy.data, column: c, sets: sets)
+            value[c] += sum
+            absConstant[c] += mag
         }
-        termCount += 3 * base.rows
+        termCount += 3 * n
     }
 
     /// The constant hᵀb.
@@ -236,5 +255,57 @@ struct DualSums {
             if !lower[c].isFinite { lower[c] = -.infinity }
         }
         return (lower, margin)
+    }
+}
+
+/// One node's relaxed sets in the compact form the dual's loops over neurons ×
+/// columns read (a RelaxedSet is some 300 bytes; these loops need a few of them).
+/// Triangles and segments (every ReLU, most stable neurons) are three vertices,
+/// a segment's last repeated, and the magnitudes: `stride` numbers per neuron.
+/// Other sets are `isGeneral` and read through their own minimum.
+struct SetColumns {
+    static let stride = 8
+    var packed: [Double]
+    var crownLower: [Double], crownUpper: [Double]
+    var isGeneral: [Bool]
+
+    init(_ sets: [RelaxedSet]) {
+        let n = sets.count
+        packed = [Double](repeating: 0, count: Self.stride * n)
+        crownLower = [Double](repeating: 0, count: n)
+        crownUpper = crownLower
+        isGeneral = [Bool](repeating: false, count: n)
+        for (i, set) in sets.enumerated() {
+            let o = Self.stride * i
+            (packed[o + 6], packed[o + 7]) = set.magnitudes
+            (crownLower[i], crownUpper[i]) = (set.crownLowerSlope, set.crownUpperSlope)
+            guard set.isFinite, set.count == 2 || set.count == 3 else {
+                isGeneral[i] = true
+                continue
+            }
+            let last = set.count - 1
+            (packed[o], packed[o + 1], packed[o + 2], packed[o + 3]) = (set.z(0), set.y(0), set.z(1), set.y(1))
+            (packed[o + 4], packed[o + 5]) = (set.z(last), set.y(last))
+        }
+    }
+
+    /// Σ_i min over set i of g_z·z + g_y·y for one column, and the sum of the
+    /// terms' magnitudes (for the rounding margin).
+    func minimumSum(base: [Double], h: [Double], gy: [Double], column c: Int,
+                    sets: [RelaxedSet]) -> (sum: Double, magnitude: Double) {
+        let n = isGeneral.count, o = c * n
+        var sum = 0.0, mag = 0.0
+        packed.withUnsafeBufferPointer { v in
+            for i in 0..<n {
+                let gz = base[o + i] - h[o + i]
+                let y = gy[o + i]
+                let p = Self.stride * i
+                let m = isGeneral[i] ? sets[i].minimum(gz: gz, gy: y)
+                    : min(gz * v[p] + y * v[p + 1], gz * v[p + 2] + y * v[p + 3], gz * v[p + 4] + y * v[p + 5])
+                sum += m
+                mag += abs(gz) * v[p + 6] + abs(y) * v[p + 7] + abs(m)
+            }
+        }
+        return (sum, mag)
     }
 }

@@ -482,7 +482,7 @@ public struct SplittingSolver: Sendable {
                     continue
                 }
                 let weights = (z: Double(layout.slotsOfNode[v].count), y: Double(layout.slotsOfNode[r].count))
-                Self.projectPairs(e.op, sets, z: &value, y: &yr, weights: weights)
+                e.op.projectPairs(sets, z: &value.data, y: &yr.data, weightZ: weights.z, weightY: weights.y)
                 s.y[v] = value
                 old[r] = s.y[r]
                 s.y[r] = yr
@@ -492,26 +492,6 @@ public struct SplittingSolver: Sendable {
             }
         }
         return old
-    }
-
-    /// Each (z, y) pair projected onto its neuron's set; generic over the
-    /// operator so that its own projection (ReLU's closed form) is called directly.
-    static func projectPairs<Op: ElementwiseOperator>(_ op: Op, _ sets: [RelaxedSet], z: inout Matrix, y: inout Matrix,
-                                                      weights: (z: Double, y: Double)) {
-        let n = z.rows
-        sets.withUnsafeBufferPointer { sp in
-            z.data.withUnsafeMutableBufferPointer { zp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    for c in 0..<z.cols {
-                        for i in 0..<n {
-                            let idx = i + c * n
-                            (zp[idx], yp[idx]) = op.project(zp[idx], yp[idx], onto: sp[i],
-                                                            weightZ: weights.z, weightY: weights.y)
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// update_y: the scaled duals U += X̂ − Y, and the primal and dual residuals.

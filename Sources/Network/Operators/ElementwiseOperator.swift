@@ -20,6 +20,10 @@ public protocol ElementwiseOperator: Sendable, CustomStringConvertible {
     /// Projection of (p, q) onto `set` in the metric w_z·dz² + w_y·dy²; the
     /// polygon routine unless the operator has a faster closed form.
     func project(_ p: Double, _ q: Double, onto set: RelaxedSet, weightZ: Double, weightY: Double) -> (Double, Double)
+    /// Every (z, y) pair of a node projected onto its neuron's set: z and y are
+    /// n × K column-major with n = sets.count. The solver's hot loop, one call per
+    /// node and iteration, so an operator with a closed form runs it without a call per pair.
+    func projectPairs(_ sets: [RelaxedSet], z: inout [Double], y: inout [Double], weightZ: Double, weightY: Double)
 }
 
 extension ElementwiseOperator {
@@ -29,6 +33,18 @@ extension ElementwiseOperator {
     public func project(_ p: Double, _ q: Double, onto set: RelaxedSet, weightZ: Double,
                         weightY: Double) -> (Double, Double) {
         set.project(p, q, weightZ: weightZ, weightY: weightY)
+    }
+
+    public func projectPairs(_ sets: [RelaxedSet], z: inout [Double], y: inout [Double], weightZ: Double,
+                             weightY: Double) {
+        let n = sets.count
+        guard n > 0 else { return }
+        for c in 0..<min(z.count, y.count) / n {
+            for (i, set) in sets.enumerated() {
+                let idx = i + c * n
+                (z[idx], y[idx]) = project(z[idx], y[idx], onto: set, weightZ: weightZ, weightY: weightY)
+            }
+        }
     }
 
     /// The relaxed set for any bounds: unconstrained when they are not finite,

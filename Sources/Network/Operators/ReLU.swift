@@ -27,6 +27,34 @@ public struct ReLU: ElementwiseOperator {
         weightZ == weightY && set.isFinite ? reluProjection(p, q, lower: set.lower, upper: set.upper)
             : set.project(p, q, weightZ: weightZ, weightY: weightY)
     }
+
+    /// The closed form over the bounds read once per node (equal weights: the
+    /// solver's copies of z and y are equally many); the polygon routine otherwise.
+    public func projectPairs(_ sets: [RelaxedSet], z: inout [Double], y: inout [Double], weightZ: Double,
+                             weightY: Double) {
+        let n = sets.count
+        guard n > 0, weightZ == weightY, sets.allSatisfy(\.isFinite) else {
+            for c in 0..<(n > 0 ? min(z.count, y.count) / n : 0) {
+                for (i, set) in sets.enumerated() {
+                    let idx = i + c * n
+                    (z[idx], y[idx]) = set.project(z[idx], y[idx], weightZ: weightZ, weightY: weightY)
+                }
+            }
+            return
+        }
+        let lower = sets.map(\.lower), upper = sets.map(\.upper)
+        let columns = min(z.count, y.count) / n
+        z.withUnsafeMutableBufferPointer { zp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for c in 0..<columns {
+                    for i in 0..<n {
+                        let idx = i + c * n
+                        (zp[idx], yp[idx]) = reluProjection(zp[idx], yp[idx], lower: lower[i], upper: upper[i])
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Closed-form projection of a point (p, q) onto a ReLU's relaxed set for

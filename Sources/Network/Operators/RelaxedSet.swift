@@ -179,6 +179,7 @@ public struct RelaxedSet: Sendable {
     public func range(at z: Double) -> (lower: Double, upper: Double) {
         guard isFinite else { return (-.infinity, .infinity) }
         let zc = min(max(z, zs[0]), zs[lowerEnd])
+        if count <= 3 && lowerEnd == count - 1 { return triangleRange(at: zc) }
         var lo = ys[lowerEnd], hi = ys[lowerEnd]
         for j in 0..<lowerEnd where zc <= zs[j + 1] {
             lo = interpolate(j, j + 1, at: zc, vertical: min)
@@ -189,6 +190,23 @@ public struct RelaxedSet: Sendable {
             break
         }
         return (min(lo, hi), max(lo, hi))
+    }
+
+    /// range(at:) for a segment or a triangle whose upper chain is the chord
+    /// (every ReLU set): no loops, no closures, in the solver's per-pair loop.
+    @inline(__always)
+    func triangleRange(at zc: Double) -> (lower: Double, upper: Double) {
+        let last = count - 1
+        let dz = zs[last] - zs[0]
+        let chord = dz > 0 ? ys[0] + (ys[last] - ys[0]) * (zc - zs[0]) / dz : max(ys[0], ys[last])
+        guard count == 3 else {
+            let low = dz > 0 ? chord : min(ys[0], ys[last])
+            return (min(low, chord), max(low, chord))
+        }
+        let (a, b) = zc <= zs[1] ? (0, 1) : (1, 2)
+        let ez = zs[b] - zs[a]
+        let low = ez > 0 ? ys[a] + (ys[b] - ys[a]) * (zc - zs[a]) / ez : min(ys[a], ys[b])
+        return (min(low, chord), max(low, chord))
     }
 
     /// The edge from vertex a to b at z; a vertical edge (a point interval) gives its lower or upper end.
