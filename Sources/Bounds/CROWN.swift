@@ -18,6 +18,9 @@ public enum IntermediateBounds {
             case .elementwise(let op, let u):
                 bounds[w] = bounds[u].applying(op)
                 sets.add(op, node: u, bounds: bounds[u])
+            case .product(let u):
+                bounds[w] = bounds[u].products
+                sets.addProduct(node: u, bounds: bounds[u])
             case .affine(let a):
                 // Refresh IBP from the (possibly tightened) inputs.
                 bounds[w] = IBP.affine(a, bounds)
@@ -62,7 +65,8 @@ public enum IntermediateBounds {
     public static func unstableCount(_ graph: Graph, _ bounds: [Interval]) -> Int {
         let activations = graph.activationOf
         return graph.preActivationNodes.reduce(0) { total, w in
-            guard let r = activations[w], let e = graph.nodes[r].operation.elementwise else { return total }
+            guard let r = activations[w] else { return total }
+            guard let e = graph.nodes[r].operation.elementwise else { return total + graph.nodes[r].size }
             return total + (0..<bounds[w].count).filter {
                 !e.op.relaxation(lower: bounds[w].lower[$0], upper: bounds[w].upper[$0]).isLinear
             }.count

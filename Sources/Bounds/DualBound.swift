@@ -83,7 +83,7 @@ public struct DualBound: Sendable {
         for w in stride(from: target, through: 0, by: -1) where live[w] {
             let node = graph.nodes[w]
             switch node.operation {
-            case .elementwise:
+            case .elementwise, .product:
                 continue   // handled with its pre-activation node
             case .input:
                 guard let g = acc[w] else { continue }
@@ -93,7 +93,13 @@ public struct DualBound: Sendable {
                 let n = node.size
                 let base = acc[w] ?? Matrix(rows: n, cols: k)
                 var h: Matrix
-                if let r = activationOf[w], r <= target, live[r], let e = graph.nodes[r].operation.elementwise {
+                if let r = activationOf[w], r <= target, live[r], case .product = graph.nodes[r].operation {
+                    let set = sets.products[w] ?? Relaxations.productSets(bounds: bounds[w])
+                    let gp = acc[r] ?? Matrix(rows: graph.nodes[r].size, cols: k)
+                    if keepActivationCoefficients { activationCoefficients[r] = gp }
+                    h = productCoefficient(w: w, base: base, gp: gp, sets: set, rule: rule)
+                    sums.addProductMinimum(base: base, h: h, gp: gp, sets: set)
+                } else if let r = activationOf[w], r <= target, live[r], let e = graph.nodes[r].operation.elementwise {
                     // A set the caller did not build is built here: never skipped (that would drop the term).
                     let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
@@ -169,6 +175,29 @@ public struct DualBound: Sendable {
         return h
     }
 
+    /// h for a product's input node (x then y): the solver's h when given
+    /// (any h is valid), else McCormick's planes, chosen by the sign of g_p.
+    func productCoefficient(w: Int, base: Matrix, gp: Matrix, sets: [ProductSet], rule: MultiplierRule) -> Matrix {
+        switch rule {
+        case .given(let table), .slopesFrom(let table), .slopesFromPrimal(let table, _):
+            if let h = table[w] { return h }
+        case .crown:
+            break
+        }
+        var h = base
+        let n = sets.count
+        for c in 0..<base.cols {
+            for (i, set) in sets.enumerated() {
+                let g = gp[i, c]
+                guard g != 0 else { continue }
+                let plane = set.crownPlane(lower: g >= 0)
+                h[i, c] += plane.x * g
+                h[n + i, c] += plane.y * g
+            }
+        }
+        return h
+    }
+
     /// The slope the rule picks for neuron i, whose output carries coefficient y ≠ 0.
     @inline(__always)
     func slope(_ sets: [RelaxedSet], _ i: Int, y: Double, base: Double, guide: Double?, primal: Double?,
@@ -225,6 +254,26 @@ struct DualSums {
             absConstant[c] += mag
         }
         termCount += 3 * n
+    }
+
+    /// Σ_i min over product i's tetrahedron of g_x·x + g_y·y + g_p·p, with
+    /// (g_x; g_y) = base − h. The corner products' rounding is one rounding of
+    /// a term counted in the magnitude (hence 4 terms per neuron).
+    mutating func addProductMinimum(base: Matrix, h: Matrix, gp: Matrix, sets: [ProductSet]) {
+        let n = sets.count
+        for c in 0..<base.cols {
+            var sum = 0.0, mag = 0.0
+            for (i, set) in sets.enumerated() {
+                let gx = base[i, c] - h[i, c], gy = base[n + i, c] - h[n + i, c], g = gp[i, c]
+                let m = set.minimum(gx: gx, gy: gy, gp: g)
+                let (mx, my, mp) = set.magnitudes
+                sum += m
+                mag += abs(gx) * mx + abs(gy) * my + abs(g) * mp + abs(m)
+            }
+            value[c] += sum
+            absConstant[c] += mag
+        }
+        termCount += 4 * n
     }
 
     /// The constant hᵀb.

@@ -18,6 +18,8 @@ public enum IBP {
                 iv = affine(a, result)
             case .elementwise(let op, let u):
                 iv = result[u].applying(op)
+            case .product(let u):
+                iv = result[u].products
             }
             if v < known.count, let k = known[v] { iv = iv.intersected(with: k) }
             result.append(iv)

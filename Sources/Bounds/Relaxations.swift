@@ -5,15 +5,30 @@ import Network
 /// computation, since building a smooth function's set costs libm calls.
 public struct Relaxations: Sendable {
     public var sets: [Int: [RelaxedSet]] = [:]
+    /// Each product's McCormick tetrahedra, keyed by its input node (holding x then y).
+    public var products: [Int: [ProductSet]] = [:]
 
     public init() {}
 
     /// Sets for each activation whose node is marked in `live` (all when nil).
     public init(graph: Graph, bounds: [Interval], live: [Bool]? = nil) {
-        for (v, node) in graph.nodes.enumerated() {
-            guard let e = node.operation.elementwise, live.map({ v < $0.count && $0[v] }) ?? true else { continue }
-            add(e.op, node: e.input, bounds: bounds[e.input])
+        for (v, node) in graph.nodes.enumerated() where live.map({ v < $0.count && $0[v] }) ?? true {
+            switch node.operation {
+            case .elementwise(let op, let u): add(op, node: u, bounds: bounds[u])
+            case .product(let u): addProduct(node: u, bounds: bounds[u])
+            case .input, .affine: continue
+            }
         }
+    }
+
+    public mutating func addProduct(node w: Int, bounds b: Interval) {
+        products[w] = Self.productSets(bounds: b)
+    }
+
+    /// Tetrahedra for a product's input bounds (x in the first half, y in the second).
+    public static func productSets(bounds b: Interval) -> [ProductSet] {
+        let n = b.count / 2
+        return (0..<n).map { ProductSet(x: (b.lower[$0], b.upper[$0]), y: (b.lower[n + $0], b.upper[n + $0])) }
     }
 
     public mutating func add(_ op: any ElementwiseOperator, node w: Int, bounds b: Interval) {
@@ -28,10 +43,39 @@ public struct Relaxations: Sendable {
 }
 
 extension Interval {
+    /// Sound bounds of x_i·y_i from bounds of a node holding x then y.
+    public var products: Interval {
+        let n = count / 2
+        var lo = [Double](repeating: 0, count: n), hi = lo
+        for i in 0..<n {
+            (lo[i], hi[i]) = Product.interval((lower[i], upper[i]), (lower[n + i], upper[n + i]))
+        }
+        return Interval(lower: lo, upper: hi)
+    }
+
     /// Sound bounds of op's output from bounds of its input.
     public func applying(_ op: any ElementwiseOperator) -> Interval {
         var lo = lower, hi = upper
         for i in 0..<count { (lo[i], hi[i]) = op.checkedInterval(lower: lower[i], upper: upper[i]) }
         return Interval(lower: lo, upper: hi)
+    }
+}
+
+/// Where bounds leave an operator's domain (1/z across 0, sqrt below 0). The
+/// relaxation claims nothing there (its bound is −∞); a command that must
+/// report a bound names the node instead.
+public enum DomainCheck {
+    /// The first nonlinear node, in order, whose input bounds leave its domain, and why.
+    public static func firstViolation(_ graph: Graph, _ bounds: [Interval]) -> (node: String, reason: String)? {
+        for node in graph.nodes {
+            guard let e = node.operation.elementwise, e.input < bounds.count else { continue }
+            let b = bounds[e.input]
+            for i in 0..<b.count {
+                if let why = e.op.domainViolation(lower: b.lower[i], upper: b.upper[i]) {
+                    return (node.name, "value \(i): \(why)")
+                }
+            }
+        }
+        return nil
     }
 }

@@ -1,3 +1,4 @@
+import LinearAlgebra
 import ONNXSchema
 
 /// The importer's operator table: the ONNX op types that become elementwise
@@ -104,5 +105,33 @@ extension GraphBuilder {
             do { r = try graph.addElementwise(name: name, op, input: v) } catch { throw fail(node, "\(error)") }
             try setOutput(node, .dynamic(node: r, shape: shape))
         }
+    }
+}
+
+extension GraphBuilder {
+    /// x·y of two input-dependent tensors of one shape: an affine node holding
+    /// x over y (the product node's input), then the product.
+    mutating func applyProduct(_ node: Onnx_NodeProto, _ x: Int, _ y: Int, shape: [Int]) throws {
+        let n = Shape.count(shape)
+        guard n > 0, 4 * n * n <= maximumDenseEntries else {
+            throw fail(node, "multiplies tensors of \(n) values; at most \(Int(Double(maximumDenseEntries / 4).squareRoot())) are supported")
+        }
+        var top = Matrix(rows: 2 * n, cols: n), bottom = Matrix(rows: 2 * n, cols: n)
+        for i in 0..<n {
+            top[i, i] = 1
+            bottom[n + i, i] = 1
+        }
+        let pair = try addAffine(node, terms: [AffineTerm(input: x, weight: top), AffineTerm(input: y, weight: bottom)],
+                                 bias: [Double](repeating: 0, count: 2 * n))
+        let name = node.name.isEmpty ? (node.output.first ?? node.opType) : node.name
+        let p: Int
+        do { p = try graph.addProduct(name: name, input: pair) } catch { throw fail(node, "\(error)") }
+        try setOutput(node, .dynamic(node: p, shape: shape))
+    }
+
+    /// 1/y as its own node (the divisor of a Div of two tensors, or of a constant by a tensor).
+    mutating func reciprocal(_ node: Onnx_NodeProto, of y: Int) throws -> Int {
+        let name = (node.name.isEmpty ? (node.output.first ?? node.opType) : node.name) + "/reciprocal"
+        do { return try graph.addElementwise(name: name, Reciprocal(), input: y) } catch { throw fail(node, "\(error)") }
     }
 }

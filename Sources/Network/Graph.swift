@@ -33,12 +33,22 @@ public enum Operation: Sendable {
     case affine(Affine)
     /// y_i = f(z_i) for the values z of node `input`; what f is lives in its operator's file.
     case elementwise(any ElementwiseOperator, input: Int)
+    /// p_i = x_i · y_i, where node `input` (size 2n) holds x then y (see `Product`).
+    case product(input: Int)
 
     public var inputs: [Int] {
         switch self {
         case .input: return []
         case .affine(let a): return a.terms.map(\.input)
-        case .elementwise(_, let i): return [i]
+        case .elementwise(_, let i), .product(let i): return [i]
+        }
+    }
+
+    /// The pre-activation node of a nonlinear node (elementwise or product).
+    public var nonlinearInput: Int? {
+        switch self {
+        case .elementwise(_, let i), .product(let i): return i
+        case .input, .affine: return nil
         }
     }
 
@@ -114,6 +124,19 @@ public struct Graph: Sendable {
         return nodes.count - 1
     }
 
+    /// p = x·y elementwise, reading a node of size 2n that holds x then y.
+    @discardableResult
+    public mutating func addProduct(name: String, input: Int) throws -> Int {
+        guard input >= 0 && input < nodes.count else {
+            throw GraphError("product node '\(name)': input \(input) does not exist yet")
+        }
+        guard nodes[input].size % 2 == 0 else {
+            throw GraphError("product node '\(name)': input has \(nodes[input].size) values, expected x and y of one size")
+        }
+        nodes.append(Node(name: name, size: nodes[input].size / 2, operation: .product(input: input)))
+        return nodes.count - 1
+    }
+
     @discardableResult
     public mutating func addReLU(name: String, input: Int) throws -> Int {
         try addElementwise(name: name, ReLU(), input: input)
@@ -152,17 +175,17 @@ public struct Graph: Sendable {
         return seen
     }
 
-    /// Nodes read by some elementwise operator: their bounds shape the relaxation.
+    /// Nodes read by some nonlinear node (elementwise or product): their bounds shape the relaxation.
     public var preActivationNodes: [Int] {
         var result: [Int] = []
-        for node in nodes { if let e = node.operation.elementwise, !result.contains(e.input) { result.append(e.input) } }
+        for node in nodes { if let u = node.operation.nonlinearInput, !result.contains(u) { result.append(u) } }
         return result.sorted()
     }
 
-    /// Pre-activation node -> the elementwise node reading it (one per node in a normalized graph).
+    /// Pre-activation node -> the nonlinear node reading it (one per node in a normalized graph).
     public var activationOf: [Int: Int] {
         var result: [Int: Int] = [:]
-        for (v, node) in nodes.enumerated() { if let e = node.operation.elementwise { result[e.input] = v } }
+        for (v, node) in nodes.enumerated() { if let u = node.operation.nonlinearInput { result[u] = v } }
         return result
     }
 
@@ -190,6 +213,9 @@ public struct Graph: Sendable {
                 values[v] = z
             case .elementwise(let op, let u):
                 values[v] = values[u].map { op.value($0) }
+            case .product(let u):
+                let n = node.size
+                values[v] = (0..<n).map { values[u][$0] * values[u][n + $0] }
             }
         }
         return values
@@ -201,8 +227,8 @@ public struct Graph: Sendable {
 }
 
 extension Graph {
-    /// Makes the graph fit the relaxation's bookkeeping: every elementwise node
-    /// reads an affine node that no other elementwise node reads (inserting
+    /// Makes the graph fit the relaxation's bookkeeping: every nonlinear node
+    /// reads an affine node that no other nonlinear node reads (inserting
     /// identity nodes where not), the output is an affine node (an identity
     /// after an activation output), and nodes no longer reaching the output are dropped.
     public func normalized() -> Graph {
@@ -218,7 +244,8 @@ extension Graph {
                 let terms = a.terms.map { AffineTerm(input: map[$0.input], map: $0.map) }
                 // Shapes were checked when the source graph was built.
                 map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
-            case .elementwise(let op, let u):
+            case .elementwise, .product:
+                guard let u = node.operation.nonlinearInput else { continue }
                 var source = map[u]
                 let needsCopy: Bool
                 if case .affine = result.nodes[source].operation { needsCopy = readers[source] != nil }
@@ -229,7 +256,12 @@ extension Graph {
                         terms: [AffineTerm(input: source, map: .identity(n))],
                         bias: [Double](repeating: 0, count: n))) ?? -1
                 }
-                let r = (try? result.addElementwise(name: node.name, op, input: source)) ?? -1
+                let r: Int
+                if let e = node.operation.elementwise {
+                    r = (try? result.addElementwise(name: node.name, e.op, input: source)) ?? -1
+                } else {
+                    r = (try? result.addProduct(name: node.name, input: source)) ?? -1
+                }
                 readers[source] = r
                 map[v] = r
             }
@@ -274,8 +306,23 @@ extension Graph {
                 guard var z = values[u] else { continue }
                 for i in 0..<z.data.count { z.data[i] = op.value(z.data[i]) }
                 values[v] = z
+            case .product(let u):
+                guard let z = values[u] else { continue }
+                values[v] = Self.products(z)
             }
         }
         return values[target] ?? Matrix(rows: nodes[target].size, cols: k)
+    }
+}
+
+extension Graph {
+    /// x_i·y_i per column of a matrix holding x (its first half of rows) then y.
+    public static func products(_ z: Matrix) -> Matrix {
+        let n = z.rows / 2
+        var p = Matrix(rows: n, cols: z.cols)
+        for c in 0..<z.cols {
+            for i in 0..<n { p.data[i + c * n] = z.data[i + c * z.rows] * z.data[n + i + c * z.rows] }
+        }
+        return p
     }
 }

@@ -573,7 +573,12 @@ struct GraphBuilder {
                 if let z = cv.firstIndex(of: 0) { throw fail(node, "divides by zero at index \(z)") }
                 scale = cv.map { 1 / $0 }
             default:
-                throw fail(node, "divides a constant by an input-dependent tensor, which is not linear")
+                // c / x = c · (1/x): the reciprocal, then the scale.
+                scale = cv
+                let r = try reciprocal(node, of: x)
+                let v = try addAffine(node, terms: [AffineTerm(input: r, map: .diagonal(scale))], bias: bias)
+                try setOutput(node, .dynamic(node: v, shape: s))
+                return
             }
             let v = try addAffine(node, terms: [AffineTerm(input: x, map: .diagonal(scale))], bias: bias)
             try setOutput(node, .dynamic(node: v, shape: s))
@@ -582,11 +587,14 @@ struct GraphBuilder {
                 try applyOperator(node, Power(exponent: 2), to: .dynamic(node: x, shape: xs))
                 return
             }
-            guard op == "Add" || op == "Sub" else {
-                throw fail(node, "\(op) of two input-dependent tensors is not linear")
-            }
             guard Shape.squeezedLeading(xs) == Shape.squeezedLeading(ys) else {
-                throw fail(node, "adds tensors of shapes \(xs) and \(ys); broadcasting between activations is not supported")
+                throw fail(node, "combines tensors of shapes \(xs) and \(ys); broadcasting between activations "
+                    + "is not supported")
+            }
+            if op == "Mul" || op == "Div" {
+                let shape = xs.count >= ys.count ? xs : ys
+                try applyProduct(node, x, op == "Mul" ? y : try reciprocal(node, of: y), shape: shape)
+                return
             }
             let n = Shape.count(xs)
             let sign: Double = op == "Add" ? 1 : -1
@@ -812,6 +820,8 @@ func fuseAffineChains(_ g: Graph) -> Graph {
             map[v] = (try? result.addAffine(name: node.name, terms: terms, bias: a.bias)) ?? -1
         case .elementwise(let op, let u):
             map[v] = (try? result.addElementwise(name: node.name, op, input: map[u])) ?? -1
+        case .product(let u):
+            map[v] = (try? result.addProduct(name: node.name, input: map[u])) ?? -1
         }
     }
     result.output = map[g.output]

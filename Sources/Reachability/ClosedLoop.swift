@@ -98,6 +98,11 @@ public struct ClosedLoop: Sendable {
                     throw SystemError("network '\(prefix)': an activation (\(op)) reads the input directly; re-import it")
                 }
                 map[v] = try g.addElementwise(name: prefix + node.name, op, input: map[u])
+            case .product(let u):
+                guard u != 0 else {
+                    throw SystemError("network '\(prefix)': a product reads the input directly; re-import it")
+                }
+                map[v] = try g.addProduct(name: prefix + node.name, input: map[u])
             }
         }
         return map[net.output]

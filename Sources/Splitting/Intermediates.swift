@@ -58,6 +58,8 @@ extension SplittingSolver {
                 continue
             case .elementwise(let op, let u):
                 bounds[w] = bounds[u].applying(op)
+            case .product(let u):
+                bounds[w] = bounds[u].products
             case .affine(let a):
                 bounds[w] = bounds[w].intersected(with: IBP.affineBounds(a, bounds))
                 guard pre.contains(w) else { continue }
@@ -123,7 +125,11 @@ extension SplittingSolver {
     /// The neurons of pre-activation node w whose relaxed set is not a segment:
     /// only their bounds change the relaxation above.
     func unstableNeurons(of w: Int, _ b: Interval) -> Set<Int> {
-        guard let r = graph.activationOf[w], let e = graph.nodes[r].operation.elementwise else { return [] }
+        guard let r = graph.activationOf[w] else { return [] }
+        // A product's input: every value of x and y whose box is not a point shapes a tetrahedron.
+        guard let e = graph.nodes[r].operation.elementwise else {
+            return Set((0..<b.count).filter { b.lower[$0] < b.upper[$0] })
+        }
         return Set((0..<b.count).filter { !e.op.relaxation(lower: b.lower[$0], upper: b.upper[$0]).isLinear })
     }
 }

@@ -18,7 +18,7 @@ final class Layout: Sendable {
     let slotNode: [Int]
     let slotsOfNode: [[Int]]
     let blocks: [AffineBlock]
-    /// Pre-activation node -> its activation node.
+    /// Pre-activation node -> its nonlinear node (activation or product).
     let activationOf: [Int: Int]
     /// Pre-activation node -> the output slot of its affine block (its duals are the multipliers).
     let dualSlot: [Int: Int]
@@ -31,7 +31,7 @@ final class Layout: Sendable {
         var blocks: [AffineBlock] = []
         var dualSlot: [Int: Int] = [:]
         var activationOf: [Int: Int] = [:]
-        for v in live { if let e = graph.nodes[v].operation.elementwise { activationOf[e.input] = v } }
+        for v in live { if let u = graph.nodes[v].operation.nonlinearInput { activationOf[u] = v } }
         func slot(_ v: Int) -> Int {
             slotNode.append(v)
             return slotNode.count - 1

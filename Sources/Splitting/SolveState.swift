@@ -29,6 +29,7 @@ struct ScaledProblem {
     /// certificate) and in the solver's variables (for the projections).
     let sets: Relaxations
     let scaledSets: [Int: [RelaxedSet]]
+    let scaledProducts: [Int: [ProductSet]]
 
     init(_ solver: SplittingSolver, objectives: Matrix, box: Interval, bounds: [Interval], target: Int) {
         self.target = target
@@ -44,6 +45,13 @@ struct ScaledProblem {
             scaledSets[w] = list.indices.map { list[$0].scaled(z: dz[$0], y: dy[$0]) }
         }
         self.scaledSets = scaledSets
+        var scaledProducts: [Int: [ProductSet]] = [:]
+        for (w, list) in sets.products {
+            guard let r = activationOf[w] else { continue }
+            let d = solver.scale[w], dp = solver.scale[r], n = list.count
+            scaledProducts[w] = list.indices.map { list[$0].scaled(x: d[$0], y: d[n + $0], p: dp[$0]) }
+        }
+        self.scaledProducts = scaledProducts
         var c = objectives
         for j in 0..<c.cols { for i in 0..<c.rows { c[i, j] *= solver.scale[target][i] } }
         self.objectives = c

@@ -77,6 +77,8 @@ public struct SplittingSolver: Sendable {
                 _ = try sg.addAffine(name: node.name, terms: terms, bias: zip(a.bias, inv).map { $0 * $1 })
             case .elementwise(let op, let u):
                 _ = try sg.addElementwise(name: node.name, op, input: u)
+            case .product(let u):
+                _ = try sg.addProduct(name: node.name, input: u)
             }
         }
         sg.output = graph.output
@@ -476,6 +478,16 @@ public struct SplittingSolver: Sendable {
                 }
                 s.y[v] = value
             case .affine:
+                if let r = layout.activationOf[v], var yr = means[r], let sets = p.scaledProducts[v] {
+                    let weights = (x: Double(layout.slotsOfNode[v].count), y: Double(layout.slotsOfNode[v].count),
+                                   p: Double(layout.slotsOfNode[r].count))
+                    Self.projectProducts(sets, xy: &value, p: &yr, weights: weights)
+                    s.y[v] = value
+                    old[r] = s.y[r]
+                    s.y[r] = yr
+                    means[r] = nil
+                    continue
+                }
                 guard let r = layout.activationOf[v], var yr = means[r], let sets = p.scaledSets[v],
                       let e = graph.nodes[r].operation.elementwise else {
                     s.y[v] = value
@@ -487,11 +499,24 @@ public struct SplittingSolver: Sendable {
                 old[r] = s.y[r]
                 s.y[r] = yr
                 means[r] = nil
-            case .elementwise:
+            case .elementwise, .product:
                 continue   // set with its pre-activation node
             }
         }
         return old
+    }
+
+    /// Each (x, y, p) triple projected onto its product's tetrahedron (x, y are
+    /// rows i and n + i of the input node's value, p row i of the product's).
+    static func projectProducts(_ sets: [ProductSet], xy: inout Matrix, p: inout Matrix,
+                                weights: (x: Double, y: Double, p: Double)) {
+        let n = sets.count
+        for c in 0..<p.cols {
+            for (i, set) in sets.enumerated() {
+                let (x, y, q) = set.project(xy[i, c], xy[n + i, c], p[i, c], weights: weights)
+                (xy[i, c], xy[n + i, c], p[i, c]) = (x, y, q)
+            }
+        }
     }
 
     /// update_y: the scaled duals U += X̂ − Y, and the primal and dual residuals.
@@ -562,6 +587,16 @@ public struct SplittingSolver: Sendable {
             case .affine:
                 guard case .affine(let a) = scaled.nodes[v].operation else { continue }
                 values[v] = Self.affineValue(a, values, rows: n, columns: k)
+            case .product(let u):
+                guard let z = values[u], let sets = p.scaledProducts[u] else { continue }
+                var m = s.y[v]
+                for c in 0..<k {
+                    for (i, set) in sets.enumerated() {
+                        let range = set.range(x: z[i, c], y: z[n + i, c])
+                        m[i, c] = min(max(m[i, c], range.lower), range.upper)
+                    }
+                }
+                values[v] = m
             case .elementwise(_, let u):
                 guard let z = values[u], let sets = p.scaledSets[u] else { continue }
                 var m = s.y[v]
@@ -618,6 +653,17 @@ public struct SplittingSolver: Sendable {
                 values[v] = x
             case .affine(let a):
                 values[v] = Self.affineValue(a, values, rows: graph.nodes[v].size, columns: k)
+            case .product(let u):
+                guard let z = values[u], let sets = p.sets.products[u] else { continue }
+                let gp = r.activationCoefficients[v]
+                var y = Matrix(rows: sets.count, cols: k)
+                for c in 0..<k {
+                    for (i, set) in sets.enumerated() {
+                        let range = set.range(x: z[i, c], y: z[sets.count + i, c])
+                        y[i, c] = gp.map { $0[i, c] < 0 } ?? false ? range.upper : range.lower
+                    }
+                }
+                values[v] = y
             case .elementwise(_, let u):
                 guard var y = values[u], let sets = p.sets[u] else { continue }
                 let gy = r.activationCoefficients[v]

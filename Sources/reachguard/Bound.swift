@@ -56,7 +56,7 @@ struct Bound: ParsableCommand {
             settings.deadline = deadlineMs.map { $0 / 1000 }
             settings.applyDiagnosticEnvironment()
             let start = Date()
-            let result = try BoundComputation.run(graph: graph, box: input, rows: rows, method: method,
+            let result = try BoundComputation.run(model: model, graph: graph, box: input, rows: rows, method: method,
                                                   intermediates: inter, settings: settings)
             let seconds = Date().timeIntervalSince(start)
             if json {
@@ -97,7 +97,14 @@ struct BoundComputation {
     var stop: String
     var unstable: Int
 
-    static func run(graph: Graph, box: Interval, rows: [[Double]], method: String,
+    /// An operator's domain left by the bounds (1/z across 0): no bound can be claimed, so the node is named.
+    static func checkDomains(model: String, _ graph: Graph, _ bounds: [Interval]) throws {
+        if let v = DomainCheck.firstViolation(graph, bounds) {
+            throw CommandFailure("\(model): node '\(v.node)': \(v.reason) over this box; no bound is claimed")
+        }
+    }
+
+    static func run(model: String, graph: Graph, box: Interval, rows: [[Double]], method: String,
                     intermediates: IntermediateMethod, settings: Settings) throws -> BoundComputation {
         let n = graph.outputSize
         let k = rows.count
@@ -110,6 +117,7 @@ struct BoundComputation {
         }
         if method == "ibp" {
             let b = IBP.bounds(graph, box: box)
+            try checkDomains(model: model, graph, b)
             // IBP of a linear objective: the box of the outputs.
             var lo = [Double](), hi = [Double]()
             for row in rows {
@@ -130,6 +138,7 @@ struct BoundComputation {
         let crownBounds = IntermediateBounds.crown(graph, box: box, dual: dual)
         if method == "crown" {
             let bounds = crownBounds
+            try checkDomains(model: model, graph, bounds)
             let r = dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds, rule: .crown)
             let lo = Array(r.lower[0..<k]), hi = r.lower[k...].map { -$0 }
             return BoundComputation(lower: lo, upper: hi, crownLower: lo, crownUpper: hi, estimateLower: nil,
@@ -142,6 +151,7 @@ struct BoundComputation {
         let bounds = intermediates == .crown ? crownBounds
             : try solver.intermediateBounds(box: box, method: intermediates, workspaces: &workspaces,
                                         settings: settings, statistics: &stats)
+        try checkDomains(model: model, graph, bounds)
         var ws = solver.makeWorkspace(target: graph.output, columns: 2 * k)
         let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
         return BoundComputation(lower: Array(sol.lower[0..<k]), upper: sol.lower[k...].map { -$0 },

@@ -28,6 +28,8 @@ struct Info: ParsableCommand {
                                    "maps": a.terms.map { $0.map.summary }])
                 case .elementwise(let op, _):
                     layers.append(["kind": "activation", "operator": "\(op)", "name": node.name, "size": node.size])
+                case .product:
+                    layers.append(["kind": "activation", "operator": "product", "name": node.name, "size": node.size])
                 }
             }
             if json {

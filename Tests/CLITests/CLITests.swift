@@ -39,6 +39,34 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("garbage.onnx"))
     }
 
+    /// 1/z over a box where z crosses 0 has no bound: every method names the node, in one line, and exits 1;
+    /// where z stays away from 0 the bound holds the values at the box's corners.
+    func testReciprocalAcrossZeroNamesTheNode() throws {
+        let model = "Tests/Fixtures/activations/reciprocal_2_3_1.onnx"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rg-recip-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let across = dir.appendingPathComponent("across.json"), away = dir.appendingPathComponent("away.json")
+        try Data(#"{"lower": [-1, -1], "upper": [1, 1]}"#.utf8).write(to: across)
+        try Data(#"{"lower": [0.5, 0.5], "upper": [1, 1]}"#.utf8).write(to: away)
+        for method in ["ibp", "crown", "admm"] {
+            let r = try runCLI(["bound", model, "--box", across.path, "--method", method, "--json"])
+            XCTAssertEqual(r.status, 1, method)
+            XCTAssertEqual(r.stdout, "", method)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("node 'inverse'") && r.stderr.contains(model), r.stderr)
+            let ok = try runCLI(["bound", model, "--box", away.path, "--method", method, "--json"])
+            XCTAssertEqual(ok.status, 0, ok.stderr)
+            let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any])
+            let lo = try XCTUnwrap((obj["lower"] as? [Double])?.first), hi = try XCTUnwrap((obj["upper"] as? [Double])?.first)
+            // Σ 1/(W x + b) at the corners (0.5, 0.5) and (1, 1), by hand.
+            for v in [1 / 2.75 + 1 / 2.6 + 1 / 1.0, 1 / 3.5 + 1 / 2.2 + 1 / 2.0] {
+                XCTAssertLessThanOrEqual(lo, v, method)
+                XCTAssertGreaterThanOrEqual(hi, v, method)
+            }
+        }
+    }
+
     func testInfoPrintsTheSameLayersForGemmAndMatMulExports() throws {
         let a = try runCLI(["info", "Tests/Fixtures/onnx/mlp_gemm.onnx", "--json"])
         let b = try runCLI(["info", "Tests/Fixtures/onnx/mlp_matmul_add.onnx", "--json"])

@@ -85,6 +85,7 @@ final class ONNXImportTests: XCTestCase {
             case .input: return "in"
             case .affine: return "affine"
             case .elementwise(let op, _): return "\(op)"
+            case .product: return "product"
             }
         }
         XCTAssertEqual(kinds, ["in", "affine", "relu", "affine", "relu", "affine"])
