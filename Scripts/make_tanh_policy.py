@@ -9,8 +9,12 @@ Writes
       per case: the box, the horizon, and the per-step envelope of 20,000
       trajectories simulated here with numpy ("exact" holds this sampled
       envelope: a tube must contain it; there is no MILP for tanh).
+  Config/tanh_policy/plant_network.onnx   the same plant as a learned one-step
+      model x' = net(x, u) (one Gemm [A B]), for Config/tanh_policy/network_plant.toml
+  Tests/Fixtures/reach/tanh_policy_network_plant.json   the same cases and envelopes
 
-Usage: python3 Scripts/make_tanh_policy.py
+Usage: python3 Scripts/make_tanh_policy.py [--plant-only]
+  --plant-only writes only the plant network and its fixture (from tanh_policy.json).
 Offline tooling; the product and tests read only its outputs.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -113,7 +118,28 @@ def simulate(params32, x0, horizon):
     return xs
 
 
+def export_plant_network():
+    """x' = [A B] [x; u] as an ONNX Gemm: the closed loop through a network plant."""
+    W = np.hstack([A, B])
+    inits = [numpy_helper.from_array(W, "W"), numpy_helper.from_array(np.zeros(2), "b")]
+    nodes = [helper.make_node("Gemm", ["xu", "W", "b"], ["next"], name="step", transB=1)]
+    graph = helper.make_graph(nodes, "double_integrator_step",
+                              [helper.make_tensor_value_info("xu", TensorProto.DOUBLE, [1, 3])],
+                              [helper.make_tensor_value_info("next", TensorProto.DOUBLE, [1, 2])], inits)
+    model = helper.make_model(graph, producer_name="make_tanh_policy", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, os.path.join(ROOT, "Config/tanh_policy/plant_network.onnx"))
+    with open(os.path.join(ROOT, "Tests/Fixtures/reach/tanh_policy.json")) as fh:
+        fixture = json.load(fh)
+    fixture.update({"name": "tanh_policy_network_plant", "system": "Config/tanh_policy/network_plant.toml"})
+    with open(os.path.join(ROOT, "Tests/Fixtures/reach/tanh_policy_network_plant.json"), "w") as fh:
+        json.dump(fixture, fh, indent=1)
+
+
 def main():
+    if "--plant-only" in sys.argv[1:]:
+        export_plant_network()
+        return
     rng = np.random.default_rng(SEED)
     params = train(rng)
     os.makedirs(os.path.join(ROOT, "Config/tanh_policy"), exist_ok=True)
@@ -136,6 +162,7 @@ def main():
                "cases": cases}
     with open(os.path.join(ROOT, "Tests/Fixtures/reach/tanh_policy.json"), "w") as fh:
         json.dump(fixture, fh, indent=1)
+    export_plant_network()
 
 
 if __name__ == "__main__":
