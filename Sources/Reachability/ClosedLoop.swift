@@ -66,6 +66,11 @@ public struct ClosedLoop: Sendable {
                 if let w { terms.append(w) }
                 // An identity node keeps every state an affine node of its own.
                 x = try g.addAffine(name: "x\(t + 1)", terms: terms, bias: [Double](repeating: 0, count: n))
+            case .discrete(let p):
+                let core = try Self.discreteStep(p, state: x, control: controlTerms, into: &g, prefix: "t\(t)/dyn/")
+                x = w == nil ? core
+                    : try g.addAffine(name: "x\(t + 1)", terms: [AffineTerm(input: core, weight: .identity(n))] + [w].compactMap { $0 },
+                                      bias: [Double](repeating: 0, count: n))
             }
             states.append(x)
         }
@@ -75,6 +80,20 @@ public struct ClosedLoop: Sendable {
         stateCount = n
         disturbanceCount = nw
         self.steps = steps
+    }
+
+    /// One step of a discrete plant: its expressions compiled over the state
+    /// node's rows, the control's terms and the constants; returns the node of x_{t+1}.
+    static func discreteStep(_ p: DiscretePlant, state x: Int, control: [(node: Int, sign: Double)],
+                             into g: inout Graph, prefix: String) throws -> Int {
+        var names: [String: AffineForm] = p.constants.mapValues { .constant($0) }
+        for (i, s) in p.states.enumerated() { names[s] = .value(node: x, row: i) }
+        for (j, u) in p.inputs.enumerated() {
+            names[u] = control.reduce(AffineForm.constant(0)) { $0 + $1.sign * .value(node: $1.node, row: j) }
+        }
+        var compiler = ExpressionCompiler(names: names, prefix: prefix)
+        let forms = try p.next.map { try compiler.compile($0, into: &g) }
+        return try compiler.node(forms, into: &g)
     }
 
     /// Copies `net` into `g`; every term that read net's input is replaced by

@@ -15,6 +15,8 @@ public struct SystemDescription: Sendable {
         case linear(a: Matrix, b: Matrix?, c: [Double])
         /// A learned one-step model; `takesControl`: its input is [x; u], else x.
         case network(model: Graph, path: String, takesControl: Bool)
+        /// x_{k+1} = g(x_k, u_k) written as expressions.
+        case discrete(DiscretePlant)
     }
 
     public enum Directions: Sendable, Equatable {
@@ -164,8 +166,12 @@ public struct SystemDescription: Sendable {
             }
             stateCount = n
             plant = .network(model: g, path: path, takesControl: g.inputSize == n + m && m > 0)
+        case "discrete":
+            let p = try DiscretePlant.parse(plantT, controls: m, file: file)
+            stateCount = p.states.count
+            plant = .discrete(p)
         default:
-            throw fail("[plant] type", "must be \"linear\" or \"network\", not \"\(kind)\"")
+            throw fail("[plant] type", "must be \"linear\", \"network\" or \"discrete\", not \"\(kind)\"")
         }
         let n = stateCount
         if let c = controller, c.inputSize != n {

@@ -54,6 +54,8 @@ func simulate(_ sys: SystemDescription, _ x0: [Double], steps: Int) -> [[Double]
             x = next
         case .network(let model, _, let takesControl):
             x = model.evaluate(takesControl ? x + u : x)
+        case .discrete(let p):
+            x = p.step(x, u)   // the expressions' values (the numpy envelope is the fixture's oracle)
         }
         out.append(x)
     }
