@@ -6,7 +6,7 @@ import Foundation
 public struct DiscretePlant: Sendable {
     public let states: [String]
     public let inputs: [String]
-    public let next: [Expression]
+    public let next: [ScalarExpression]
     public let constants: [String: Double]
 
     /// One step with libm's values (the simulator's plant).
@@ -54,7 +54,7 @@ public struct DiscretePlant: Sendable {
             throw fail("next", "has \(list.count) expressions; there are \(states.count) states")
         }
         let known = Set(all)
-        let next = try list.enumerated().map { i, v -> Expression in
+        let next = try list.enumerated().map { i, v -> ScalarExpression in
             guard let text = v.string else { throw fail("next[\(i)]", "must be a string") }
             do { return try ExpressionParser.parse(text, names: known) } catch { throw fail("next[\(i)]", "\(error)") }
         }

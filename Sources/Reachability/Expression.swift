@@ -4,16 +4,16 @@ import Foundation
 /// input): numbers, names of states, inputs, disturbances and constants,
 /// `+ - * /`, `^` with an integer exponent, unary minus, parentheses, and the
 /// functions of `ExpressionFunction`.
-public indirect enum Expression: Sendable, Equatable {
+public indirect enum ScalarExpression: Sendable, Equatable {
     case number(Double)
     case name(String)
-    case negate(Expression)
-    case add(Expression, Expression)
-    case subtract(Expression, Expression)
-    case multiply(Expression, Expression)
-    case divide(Expression, Expression)
-    case power(Expression, Int)
-    case call(ExpressionFunction, Expression)
+    case negate(ScalarExpression)
+    case add(ScalarExpression, ScalarExpression)
+    case subtract(ScalarExpression, ScalarExpression)
+    case multiply(ScalarExpression, ScalarExpression)
+    case divide(ScalarExpression, ScalarExpression)
+    case power(ScalarExpression, Int)
+    case call(ExpressionFunction, ScalarExpression)
 
     /// The value for the given names (the simulator's plant; libm's values).
     public func value(_ env: [String: Double]) -> Double {
@@ -111,7 +111,7 @@ public struct ExpressionParser {
     var depth = 0
 
     /// Parses `text`, accepting only `names` (states, inputs, disturbances, constants).
-    public static func parse(_ text: String, names: Set<String>) throws(ExpressionError) -> Expression {
+    public static func parse(_ text: String, names: Set<String>) throws(ExpressionError) -> ScalarExpression {
         var p = ExpressionParser(text: Array(text), names: names)
         p.skipSpaces()
         guard p.position < p.text.count else { throw ExpressionError(column: 1, reason: .empty) }
@@ -136,7 +136,7 @@ public struct ExpressionParser {
         return true
     }
 
-    mutating func sum() throws(ExpressionError) -> Expression {
+    mutating func sum() throws(ExpressionError) -> ScalarExpression {
         var e = try product()
         while true {
             if accept("+") { e = .add(e, try product()) }
@@ -145,7 +145,7 @@ public struct ExpressionParser {
         }
     }
 
-    mutating func product() throws(ExpressionError) -> Expression {
+    mutating func product() throws(ExpressionError) -> ScalarExpression {
         var e = try unary()
         while true {
             if accept("*") { e = .multiply(e, try unary()) }
@@ -154,7 +154,7 @@ public struct ExpressionParser {
         }
     }
 
-    mutating func unary() throws(ExpressionError) -> Expression {
+    mutating func unary() throws(ExpressionError) -> ScalarExpression {
         try deeper()
         defer { depth -= 1 }
         if accept("-") { return .negate(try unary()) }
@@ -168,7 +168,7 @@ public struct ExpressionParser {
         guard depth <= Self.maximumDepth else { throw error(.tooDeep) }
     }
 
-    mutating func power() throws(ExpressionError) -> Expression {
+    mutating func power() throws(ExpressionError) -> ScalarExpression {
         let base = try atom()
         guard accept("^") else { return base }
         skipSpaces()
@@ -192,7 +192,7 @@ public struct ExpressionParser {
         return String(text[start..<position])
     }
 
-    mutating func atom() throws(ExpressionError) -> Expression {
+    mutating func atom() throws(ExpressionError) -> ScalarExpression {
         skipSpaces()
         guard position < text.count else { throw error(.unexpected("end of the expression")) }
         let column = position + 1
@@ -220,7 +220,7 @@ public struct ExpressionParser {
     }
 
     /// digits [. digits] [e [+-] digits]
-    mutating func number(_ column: Int) throws(ExpressionError) -> Expression {
+    mutating func number(_ column: Int) throws(ExpressionError) -> ScalarExpression {
         var s = scan { $0.isASCII && $0.isNumber }
         if position < text.count, text[position] == "." {
             position += 1

@@ -40,7 +40,7 @@ struct ExpressionCompiler {
         self.prefix = prefix
     }
 
-    mutating func compile(_ e: Expression, into g: inout Graph) throws -> AffineForm {
+    mutating func compile(_ e: ScalarExpression, into g: inout Graph) throws -> AffineForm {
         let key = "\(e)"
         if let hit = cache[key] { return hit }
         let form = try build(e, into: &g)
@@ -48,7 +48,7 @@ struct ExpressionCompiler {
         return form
     }
 
-    mutating func build(_ e: Expression, into g: inout Graph) throws -> AffineForm {
+    mutating func build(_ e: ScalarExpression, into g: inout Graph) throws -> AffineForm {
         switch e {
         case .number(let v): return .constant(v)
         case .name(let n):

@@ -52,6 +52,13 @@ struct Probes {
                 errors[v] = [Double](repeating: 0, count: node.size)
             case .elementwise(_, let u):
                 errors[v] = errors[u]
+            case .product(let u):
+                // x̂ŷ against xy: |x̂|e_y + |ŷ|e_x + e_x e_y, plus the product's own rounding.
+                let n = node.size, x = values[u], e = errors[u]
+                errors[v] = (0..<n).map { i in
+                    abs(x[i]) * e[n + i] + abs(x[n + i]) * e[i] + e[i] * e[n + i]
+                        + Rounding.gamma(1) * abs(x[i] * x[n + i]) + Double.leastNonzeroMagnitude
+                }
             case .affine(let a):
                 var magnitude = a.bias.map { abs($0) }
                 var propagated = [Double](repeating: 0, count: node.size)
