@@ -12,11 +12,11 @@ export LSAN_OPTIONS="suppressions=$PWD/Scripts/lsan.supp:print_suppressions=0"
 skip=()
 if [ "${1:-}" = "--quick" ]; then
   shift
-  slow='ReachTests\.testTubesContainExactRangesAndSimulatedTrajectories|ReachTests\.testVerdicts'
-  slow+='|StalledSupervisorTests|DAGOracleTests\.testOwnLPIntermediatesReachHiGHS'
-  slow+='|OperatorRelaxationTests\.testVertexMinimumIsBelowTheGraphInEveryDirection'
-  slow+='|ConvCLITests\.testCertifyReportsCertifiedAccuracyOnTheDigitsClassifier'
-  slow+='|DigitsCertificationTests|StallTests\.testIBPIntermediatesFinishAndStayCertified'
+  slow='ReachTests/testTubesContainExactRangesAndSimulatedTrajectories|ReachTests/testVerdicts'
+  slow+='|StalledSupervisorTests|DAGOracleTests/testOwnLPIntermediatesReachHiGHS'
+  slow+='|OperatorRelaxationTests/testVertexMinimumIsBelowTheGraphInEveryDirection'
+  slow+='|ConvCLITests/testCertifyReportsCertifiedAccuracyOnTheDigitsClassifier'
+  slow+='|DigitsCertificationTests|StallTests/testIBPIntermediatesFinishAndStayCertified'
   skip=(--skip "$slow")
 fi
 kinds=("$@")

@@ -114,7 +114,8 @@ extension GraphBuilder {
     mutating func applyProduct(_ node: Onnx_NodeProto, _ x: Int, _ y: Int, shape: [Int]) throws {
         let n = Shape.count(shape)
         guard n > 0, 4 * n * n <= maximumDenseEntries else {
-            throw fail(node, "multiplies tensors of \(n) values; at most \(Int(Double(maximumDenseEntries / 4).squareRoot())) are supported")
+            let most = Int(Double(maximumDenseEntries / 4).squareRoot())
+            throw fail(node, "multiplies tensors of \(n) values; at most \(most) are supported")
         }
         var top = Matrix(rows: 2 * n, cols: n), bottom = Matrix(rows: 2 * n, cols: n)
         for i in 0..<n {
@@ -132,6 +133,7 @@ extension GraphBuilder {
     /// 1/y as its own node (the divisor of a Div of two tensors, or of a constant by a tensor).
     mutating func reciprocal(_ node: Onnx_NodeProto, of y: Int) throws -> Int {
         let name = (node.name.isEmpty ? (node.output.first ?? node.opType) : node.name) + "/reciprocal"
-        do { return try graph.addElementwise(name: name, Reciprocal(), input: y) } catch { throw fail(node, "\(error)") }
+        do { return try graph.addElementwise(name: name, Reciprocal(), input: y) }
+        catch { throw fail(node, "\(error)") }
     }
 }

@@ -131,7 +131,8 @@ public struct Graph: Sendable {
             throw GraphError("product node '\(name)': input \(input) does not exist yet")
         }
         guard nodes[input].size % 2 == 0 else {
-            throw GraphError("product node '\(name)': input has \(nodes[input].size) values, expected x and y of one size")
+            throw GraphError("product node '\(name)': input has \(nodes[input].size) values, "
+                + "expected x and y of one size")
         }
         nodes.append(Node(name: name, size: nodes[input].size / 2, operation: .product(input: input)))
         return nodes.count - 1

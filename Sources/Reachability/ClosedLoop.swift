@@ -69,7 +69,8 @@ public struct ClosedLoop: Sendable {
             case .discrete(let p):
                 let core = try Self.discreteStep(p, state: x, control: controlTerms, into: &g, prefix: "t\(t)/dyn/")
                 x = w == nil ? core
-                    : try g.addAffine(name: "x\(t + 1)", terms: [AffineTerm(input: core, weight: .identity(n))] + [w].compactMap { $0 },
+                    : try g.addAffine(name: "x\(t + 1)",
+                                      terms: [AffineTerm(input: core, weight: .identity(n))] + [w].compactMap { $0 },
                                       bias: [Double](repeating: 0, count: n))
             }
             states.append(x)

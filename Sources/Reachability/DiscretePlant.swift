@@ -28,7 +28,9 @@ public struct DiscretePlant: Sendable {
                 guard let s = x.string, Self.isName(s) else {
                     throw fail("\(key)[\(i)]", "must be a name (a letter or _, then letters, digits or _)")
                 }
-                guard ExpressionFunction(rawValue: s) == nil else { throw fail("\(key)[\(i)]", "\"\(s)\" is a function") }
+                guard ExpressionFunction(rawValue: s) == nil else {
+                    throw fail("\(key)[\(i)]", "\"\(s)\" is a function")
+                }
                 return s
             }
         }
@@ -41,7 +43,9 @@ public struct DiscretePlant: Sendable {
         if let c = t["constants"] {
             guard let table = c.table else { throw fail("constants", "must be a table of numbers") }
             for (k, v) in table {
-                guard Self.isName(k), let x = v.number, x.isFinite else { throw fail("constants.\(k)", "must be a finite number") }
+                guard Self.isName(k), let x = v.number, x.isFinite else {
+                    throw fail("constants.\(k)", "must be a finite number")
+                }
                 constants[k] = x
             }
         }

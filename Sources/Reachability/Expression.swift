@@ -81,7 +81,8 @@ public struct ExpressionError: Error, Sendable, Equatable, CustomStringConvertib
         case .unexpected(let s): what = "unexpected \(s)"
         case .unknownName(let n): what = "unknown name \"\(n)\""
         case .unknownFunction(let f):
-            what = "unknown function \"\(f)\" (known: \(ExpressionFunction.allCases.map(\.rawValue).joined(separator: ", ")))"
+            let known = ExpressionFunction.allCases.map(\.rawValue).joined(separator: ", ")
+            what = "unknown function \"\(f)\" (known: \(known))"
         case .missingClosingParenthesis: what = "missing \")\""
         case .exponentNotAnInteger: what = "the exponent after ^ must be an integer"
         case .exponentOutOfRange(let k): what = "exponent \(k) is outside \(ExpressionParser.exponents)"
@@ -207,7 +208,9 @@ public struct ExpressionParser {
             let word = scan { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
             skipSpaces()
             if position < text.count, text[position] == "(" {
-                guard let f = ExpressionFunction(rawValue: word) else { throw error(.unknownFunction(word), at: column) }
+                guard let f = ExpressionFunction(rawValue: word) else {
+                    throw error(.unknownFunction(word), at: column)
+                }
                 position += 1
                 let e = try sum()
                 guard accept(")") else { throw error(.missingClosingParenthesis) }

@@ -97,7 +97,9 @@ extension ExpressionFunction {
         case .exp: return .call(.exp, a)
         case .sqrt: return .divide(.number(0.5), .call(.sqrt, a))
         case .tanh: return ScalarExpression.difference(.number(1), .power(.call(.tanh, a), 2))
-        case .sigmoid: return ScalarExpression.times(.call(.sigmoid, a), ScalarExpression.difference(.number(1), .call(.sigmoid, a)))
+        case .sigmoid:
+            let s = ScalarExpression.call(.sigmoid, a)
+            return ScalarExpression.times(s, ScalarExpression.difference(.number(1), s))
         }
     }
 }

@@ -29,7 +29,9 @@ public struct TaylorIntegrator: Sendable {
         self.field = field
         self.order = max(1, order)
         var lie = [field]
-        for _ in 0..<self.order { lie.append(lie[lie.count - 1].map { $0.lieDerivative(states: states, field: field) }) }
+        for _ in 0..<self.order {
+            lie.append(lie[lie.count - 1].map { $0.lieDerivative(states: states, field: field) })
+        }
         self.lie = lie
     }
 
