@@ -113,8 +113,9 @@ extension GraphBuilder {
     /// x over y (the product node's input), then the product.
     mutating func applyProduct(_ node: Onnx_NodeProto, _ x: Int, _ y: Int, shape: [Int]) throws {
         let n = Shape.count(shape)
-        guard n > 0, 4 * n * n <= maximumDenseEntries else {
-            let most = Int(Double(maximumDenseEntries / 4).squareRoot())
+        // The stacking maps are 2n × n each; compared as n ≤ √(max/4) so 4n² cannot overflow.
+        let most = Int(Double(maximumDenseEntries / 4).squareRoot())
+        guard n > 0, n <= most else {
             throw fail(node, "multiplies tensors of \(n) values; at most \(most) are supported")
         }
         var top = Matrix(rows: 2 * n, cols: n), bottom = Matrix(rows: 2 * n, cols: n)

@@ -4,7 +4,7 @@ import Foundation
 /// input): numbers, names of states, inputs, disturbances and constants,
 /// `+ - * /`, `^` with an integer exponent, unary minus, parentheses, and the
 /// functions of `ExpressionFunction`.
-public indirect enum ScalarExpression: Sendable, Equatable {
+public indirect enum ScalarExpression: Sendable, Hashable {
     case number(Double)
     case name(String)
     case negate(ScalarExpression)
@@ -42,7 +42,7 @@ public indirect enum ScalarExpression: Sendable, Equatable {
     }
 }
 
-public enum ExpressionFunction: String, Sendable, CaseIterable {
+public enum ExpressionFunction: String, Sendable, CaseIterable, Hashable {
     case sin, cos, tan, exp, sqrt, tanh, sigmoid
 
     public func value(_ x: Double) -> Double {

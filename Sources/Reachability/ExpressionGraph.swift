@@ -32,7 +32,7 @@ struct AffineForm: Sendable, Equatable {
 struct ExpressionCompiler {
     let names: [String: AffineForm]
     let prefix: String
-    var cache: [String: AffineForm] = [:]
+    var cache: [ScalarExpression: AffineForm] = [:]
     var count = 0
 
     init(names: [String: AffineForm], prefix: String) {
@@ -41,10 +41,9 @@ struct ExpressionCompiler {
     }
 
     mutating func compile(_ e: ScalarExpression, into g: inout Graph) throws -> AffineForm {
-        let key = "\(e)"
-        if let hit = cache[key] { return hit }
+        if let hit = cache[e] { return hit }
         let form = try build(e, into: &g)
-        cache[key] = form
+        cache[e] = form
         return form
     }
 
