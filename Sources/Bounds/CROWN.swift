@@ -3,15 +3,24 @@ import Network
 
 /// Intermediate (pre-activation) bounds for every node of a graph.
 public enum IntermediateBounds {
-    /// IBP for every node, then CROWN for each pre-activation node in
-    /// topological order (each using the bounds found before it), intersected.
-    public static func crown(_ graph: Graph, box: Interval, dual: DualBound? = nil) -> [Interval] {
+    /// IBP for every node, then CROWN for each pre-activation node (and each of
+    /// `extra`) in topological order (each using the bounds found before it), intersected.
+    /// `refine(w, bounds)`, called before node w, may return a new input box: it may
+    /// only change inputs that no node before w reads (an ODE step's remainder,
+    /// bounded from the states before it).
+    public static func crown(_ graph: Graph, box initialBox: Interval, dual: DualBound? = nil, extra: Set<Int> = [],
+                             refine: ((Int, [Interval]) -> Interval?)? = nil) -> [Interval] {
         let evaluator = dual ?? DualBound(graph: graph)
+        var box = initialBox
         var bounds = IBP.bounds(graph, box: box)
-        let pre = Set(graph.preActivationNodes)
+        let pre = Set(graph.preActivationNodes).union(extra)
         // Each activation's sets are built once, when its input's bounds are final.
         var sets = Relaxations()
         for (w, node) in graph.nodes.enumerated() {
+            if let refine, let b = refine(w, bounds) {
+                box = b
+                bounds[0] = b
+            }
             switch node.operation {
             case .input:
                 continue

@@ -56,7 +56,7 @@ public struct SensorSimulator {
         let json = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
         let truth = state
         var w: [Double] = []
-        if let d = system.disturbance { w = (0..<state.count).map { d.lower[$0] + unit() * (d.upper[$0] - d.lower[$0]) } }
+        if let d = system.disturbance { w = d.lower.indices.map { d.lower[$0] + unit() * (d.upper[$0] - d.lower[$0]) } }
         state = loop.simulate(state, disturbances: w)[1]
         stepInEpisode += 1
         return ([Data(topic.utf8), json], truth)

@@ -12,14 +12,28 @@ public struct ClosedLoop: Sendable {
     public let stateCount: Int
     public let disturbanceCount: Int
     public let steps: Int
+    /// ODE plants: the plant, and per period t the nodes of x at each sub-step's
+    /// start (substepNodes[t][0] = stateNodes[t]) and of the saturated control.
+    public let ode: ODEPlant?
+    public let substepNodes: [[Int]]
+    public let controlNodes: [Int]
+    /// The node that adds remainder (t, j), for each (t, j), in order.
+    public let remainderReaders: [Int: (period: Int, substep: Int)]
+    let controller: Graph?
+    let uMin: [Double]?, uMax: [Double]?
 
     public init(_ system: SystemDescription, steps: Int) throws {
         let n = system.stateCount
-        let nw = system.disturbance == nil ? 0 : n
+        let nw = system.disturbance?.lower.count ?? 0
+        var ode: ODEPlant? = nil
+        if case .ode(let p) = system.plant { ode = p }
+        let remainders = (ode?.substeps ?? 0) * steps * n
+        let width = n + steps * nw + remainders
         var g = Graph()
-        let input = g.addInput(name: "x0_w", size: n + steps * nw)
+        let input = g.addInput(name: "x0_w", size: width)
+        var substepNodes: [[Int]] = [], controlNodes: [Int] = [], readers: [Int: (period: Int, substep: Int)] = [:]
         func selector(offset: Int, count: Int) -> Matrix {
-            var s = Matrix(rows: count, cols: n + steps * nw)
+            var s = Matrix(rows: count, cols: width)
             for i in 0..<count { s[i, offset + i] = 1 }
             return s
         }
@@ -72,6 +86,15 @@ public struct ClosedLoop: Sendable {
                     : try g.addAffine(name: "x\(t + 1)",
                                       terms: [AffineTerm(input: core, weight: .identity(n))] + [w].compactMap { $0 },
                                       bias: [Double](repeating: 0, count: n))
+            case .ode(let p):
+                let control = try Self.controlNode(controlTerms, count: p.inputs.count, into: &g, name: "t\(t)/u")
+                let period = try Self.odePeriod(p, state: x, control: control, disturbance: n + t * nw,
+                                                remainder: { n + steps * nw + (t * p.substeps + $0) * n },
+                                                into: &g, prefix: "t\(t)/dyn/")
+                x = period.next
+                substepNodes.append(period.substeps)
+                controlNodes.append(control ?? -1)
+                for (j, reader) in period.readers.enumerated() { readers[reader] = (t, j) }
             }
             states.append(x)
         }
@@ -81,6 +104,50 @@ public struct ClosedLoop: Sendable {
         stateCount = n
         disturbanceCount = nw
         self.steps = steps
+        self.ode = ode
+        self.substepNodes = substepNodes
+        self.controlNodes = controlNodes
+        remainderReaders = readers
+        controller = system.controller
+        uMin = system.uMin
+        uMax = system.uMax
+    }
+
+    /// Offset of remainder (t, j) in the input.
+    public func remainderOffset(period t: Int, substep j: Int) -> Int {
+        stateCount + steps * disturbanceCount + (t * (ode?.substeps ?? 0) + j) * stateCount
+    }
+
+    /// The saturated control as one affine node (nil without a controller).
+    static func controlNode(_ terms: [(node: Int, sign: Double)], count m: Int, into g: inout Graph,
+                            name: String) throws -> Int? {
+        guard !terms.isEmpty else { return nil }
+        let parts = terms.map { AffineTerm(input: $0.node, weight: $0.sign * Matrix.identity(m)) }
+        return try g.addAffine(name: name, terms: merged(parts), bias: [Double](repeating: 0, count: m))
+    }
+
+    /// One control period of an ODE plant: `substeps` copies of the Taylor
+    /// polynomial, each followed by its remainder input. Returns x at the end,
+    /// the sub-steps' start nodes and the nodes that read the remainders.
+    static func odePeriod(_ p: ODEPlant, state x0: Int, control: Int?, disturbance: Int, remainder: (Int) -> Int,
+                          into g: inout Graph, prefix: String) throws -> (next: Int, substeps: [Int], readers: [Int]) {
+        var fixed: [String: AffineForm] = p.constants.mapValues { .constant($0) }
+        for (j, u) in p.inputs.enumerated() { fixed[u] = control.map { .value(node: $0, row: j) } ?? .constant(0) }
+        for (j, w) in p.disturbances.enumerated() { fixed[w] = .value(node: 0, row: disturbance + j) }
+        var x = x0, starts: [Int] = [], readers: [Int] = []
+        for j in 0..<p.substeps {
+            starts.append(x)
+            var names = fixed
+            for (i, s) in p.states.enumerated() { names[s] = .value(node: x, row: i) }
+            var compiler = ExpressionCompiler(names: names, prefix: prefix + "s\(j)/")
+            let offset = remainder(j)
+            let forms = try p.taylor.enumerated().map { i, e in
+                try compiler.compile(e, into: &g) + .value(node: 0, row: offset + i)
+            }
+            x = try compiler.node(forms, into: &g)
+            readers.append(x)
+        }
+        return (x, starts, readers)
     }
 
     /// One step of a discrete plant: its expressions compiled over the state
@@ -140,10 +207,45 @@ public struct ClosedLoop: Sendable {
         return out
     }
 
-    /// Exact simulation: the state at every step for x_0 and disturbances w.
+    /// Exact simulation: the state at every step for x_0 and disturbances w
+    /// (ODE plants: the true flow within the integrator's tolerance).
     public func simulate(_ x0: [Double], disturbances: [Double] = []) -> [[Double]] {
+        if ode != nil { return simulateFlow(x0, disturbances: disturbances).states }
         let input = x0 + (disturbances.isEmpty ? [Double](repeating: 0, count: steps * disturbanceCount) : disturbances)
         let values = graph.evaluateAll(input)
         return stateNodes.map { values[$0] }
+    }
+}
+
+extension ClosedLoop {
+    /// The saturated control at x.
+    public func control(_ x: [Double]) -> [Double] {
+        guard let controller else { return [] }
+        var u = controller.evaluate(x)
+        for i in u.indices {
+            if let hi = uMax?[i] { u[i] = min(u[i], hi) }
+            if let lo = uMin?[i] { u[i] = max(u[i], lo) }
+        }
+        return u
+    }
+
+    /// An ODE plant's closed loop simulated with the adaptive integrator: the
+    /// states at the samples, every accepted point inside period t (`observe(t, x)`),
+    /// and the summed error estimate.
+    public func simulateFlow(_ x0: [Double], disturbances: [Double] = [],
+                             observe: ((Int, [Double]) -> Void)? = nil) -> (states: [[Double]], error: Double) {
+        guard let ode else { return (simulate(x0, disturbances: disturbances), 0) }
+        var x = x0, states = [x0], error = 0.0
+        let nd = disturbanceCount
+        for t in 0..<steps {
+            let u = control(x)
+            let w = disturbances.count >= (t + 1) * nd ? Array(disturbances[(t * nd)..<((t + 1) * nd)])
+                : [Double](repeating: 0, count: nd)
+            let r = ode.flow(x, inputs: u, disturbances: w, observe: observe.map { f in { f(t, $0) } })
+            x = r.state
+            error += r.error
+            states.append(x)
+        }
+        return (states, error)
     }
 }

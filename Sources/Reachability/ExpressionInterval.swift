@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Bounds
 
 /// A closed interval [lower, upper] of the natural interval extension, every
 /// operation rounded outward (one step past the rounded result covers its
@@ -87,4 +88,9 @@ extension ScalarExpression {
         guard let x = a.interval(env), let y = b.interval(env) else { return nil }
         return (x, y)
     }
+}
+
+extension Interval {
+    /// Per coordinate, as spans.
+    var spans: [Span] { zip(lower, upper).map { Span($0, $1) } }
 }

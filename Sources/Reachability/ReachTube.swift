@@ -30,6 +30,9 @@ public struct ReachStep: Sendable {
     /// certified clear of every unsafe set by at least that distance along a normal.
     public var margin: Double?
     public var safe: Bool
+    /// ODE plants: a box holding every state over the period ending at this step.
+    public var intervalLower: [Double]? = nil
+    public var intervalUpper: [Double]? = nil
 }
 
 public struct ReachTube: Sendable {
@@ -42,6 +45,13 @@ public struct ReachTube: Sendable {
     public var iterations: Int
     public var seconds: Double
     public var warm: Bool
+    /// Why no tube was computed past step 0 (an ODE step without an enclosure).
+    public var note: String? = nil
+}
+
+/// A reach analysis that cannot bound a step: the verdict is `unknown`, with the reason.
+struct NoEnclosure: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// Reachability of a closed loop from an initial box, keeping the solver
@@ -74,6 +84,9 @@ public struct ReachAnalysis: Sendable {
         // the double integrator: 47,400 iterations for one tube); the relaxation is not
         // tight anyway, so its stalled objectives stop with their certified bounds.
         if self.intermediates == .ibp { settings.stallChecks = Self.ibpStallChecks }
+        // Unrolled Taylor maps are smooth operator chains where ADMM crawls (measured on the
+        // pendulum, 20 steps: 100,000 iterations); CROWN's start is already near the LP's optimum.
+        if case .ode = system.plant { settings.stallChecks = Self.ibpStallChecks }
     }
 
     /// Certificate checks without a tenth off the gap before an IBP-intermediate objective stops.
@@ -97,11 +110,86 @@ public struct ReachAnalysis: Sendable {
         return (c, rows, system.unsafe.map { $0.h.count })
     }
 
-    func inputBox(_ x0: Interval, steps: Int) -> Interval {
-        guard let w = system.disturbance else { return x0 }
+    /// [x0; w per step; remainders (0 until `odeBox` bounds them)].
+    func inputBox(_ x0: Interval, loop: ClosedLoop) -> Interval {
         var lo = x0.lower, hi = x0.upper
-        for _ in 0..<steps { lo += w.lower; hi += w.upper }
+        if let w = system.disturbance { for _ in 0..<loop.steps { lo += w.lower; hi += w.upper } }
+        let rest = loop.graph.inputSize - lo.count
+        lo += [Double](repeating: 0, count: rest)
+        hi += [Double](repeating: 0, count: rest)
         return Interval(lower: lo, upper: hi)
+    }
+
+    /// An ODE loop's input box with its remainders bounded, and per period the
+    /// boxes of the sub-steps' starts, their whole-step enclosures and the control's box.
+    struct PreparedInput {
+        var box: Interval
+        var starts: [[[Span]]] = []
+        var wholes: [[[Span]]] = []
+        var controls: [[Span]] = []
+    }
+
+    /// The input box with every remainder of an ODE loop bounded (by CROWN on the
+    /// states before it); the plain input box for other plants.
+    func prepare(_ x0: Interval, loop: ClosedLoop) throws -> PreparedInput {
+        var p = PreparedInput(box: inputBox(x0, loop: loop))
+        guard let ode = loop.ode else { return p }
+        let w = disturbanceSpans
+        p.starts = [[[Span]]](repeating: [], count: loop.steps)
+        p.wholes = p.starts
+        p.controls = [[Span]](repeating: [], count: loop.steps)
+        var failure: String? = nil
+        let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
+        _ = IntermediateBounds.crown(loop.graph, box: p.box, extra: extra) { v, bounds in
+            guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
+            let x = bounds[loop.substepNodes[t][j]].spans
+            let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
+            guard let r = ode.remainder(x, inputs: u, disturbances: w) else {
+                failure = Self.enclosureFailure(ode, x, u, w, period: t, substep: j)
+                return nil
+            }
+            p.wholes[t].append(r.whole)
+            p.starts[t].append(x)
+            p.controls[t] = u
+            let offset = loop.remainderOffset(period: t, substep: j)
+            for (i, s) in r.remainder.enumerated() {
+                p.box.lower[offset + i] = s.lower
+                p.box.upper[offset + i] = s.upper
+            }
+            return p.box
+        }
+        if let failure { throw NoEnclosure(description: failure) }
+        return p
+    }
+
+    var disturbanceSpans: [Span] {
+        system.disturbance.map { d in zip(d.lower, d.upper).map { Span($0, $1) } } ?? []
+    }
+
+    static func enclosureFailure(_ ode: ODEPlant, _ x: [Span], _ u: [Span], _ w: [Span], period t: Int,
+                                 substep j: Int) -> String {
+        let env = ode.integrator.environment(x, ode.fixed(inputs: u, disturbances: w))
+        let place = "step \(t + 1), sub-step \(j + 1) of \(ode.substeps)"
+        if let i = ode.dynamics.indices.first(where: { ode.dynamics[$0].interval(env) == nil }) {
+            return "\(place): [plant] dynamics[\(i)] leaves its domain (a divisor or a sqrt argument reaches 0) "
+                + "over this box; no set is claimed"
+        }
+        return "\(place): no a-priori enclosure of the flow over this box (the sub-step is too long for the "
+            + "dynamics here); no set is claimed past step \(t); a larger [reach] substeps may help"
+    }
+
+    /// The box over period t (ending at step t + 1): the hull of its sub-steps'
+    /// whole-step enclosures, the first one also redone from the solved box of step t.
+    func periodBox(_ p: PreparedInput, period t: Int, solved: ReachStep, loop: ClosedLoop) -> [Span]? {
+        guard let ode = loop.ode, t < p.wholes.count, var hull = p.wholes[t].first else { return nil }
+        let start = p.starts[t][0].indices.map { i in
+            Span(max(p.starts[t][0][i].lower, solved.lower[i]), min(p.starts[t][0][i].upper, solved.upper[i]))
+        }
+        if let r = ode.remainder(start, inputs: p.controls[t], disturbances: disturbanceSpans) {
+            hull = zip(hull, r.whole).map { Span(max($0.lower, $1.lower), min($0.upper, $1.upper)) }
+        }
+        for whole in p.wholes[t].dropFirst() { hull = zip(hull, whole).map { $0.hull($1) } }
+        return hull
     }
 
     /// `budget`: seconds for the whole tube. Past it every remaining solve stops
@@ -122,54 +210,70 @@ public struct ReachAnalysis: Sendable {
         var warm = false
         // Step 0: the initial box itself, exactly.
         steps.append(step(t: 0, values: boxValues(initial, c), rows: rows, unsafeCounts: unsafeCounts))
-
-        switch strategy {
-        case .oneShot:
-            let box = inputBox(initial, steps: horizon)
-            if solver == nil {
-                solver = try SplittingSolver(graph: loop.graph, scaling: IntermediateBounds.crown(loop.graph, box: box))
-            }
-            guard let solver else { throw SystemError("solver could not be built") }
-            var stats = IntermediateStatistics()
-            settings.deadline = remaining()
-            let bounds = try solver.intermediateBounds(box: box, method: intermediates, workspaces: &intermediateWorkspaces,
-                                                   settings: settings, statistics: &stats)
-            iterations += stats.iterations
-            for t in 1...horizon {
-                let target = loop.stateNodes[t]
-                var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
-                settings.deadline = remaining()
-                let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
-                stepWorkspaces[t] = ws
-                warm = warm || sol.warm
-                iterations += sol.iterations
-                steps.append(step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts))
-            }
-        case .recursive:
-            guard let one = stepLoop else { throw SystemError("no one-step loop") }
-            var current = initial
-            for t in 1...horizon {
-                let box = inputBox(current, steps: 1)
-                if stepSolvers[t] == nil {
-                    stepSolvers[t] = try SplittingSolver(graph: one.graph, scaling: IntermediateBounds.crown(one.graph, box: box))
+        do {
+            switch strategy {
+            case .oneShot:
+                let p = try prepare(initial, loop: loop)
+                if solver == nil {
+                    solver = try SplittingSolver(graph: loop.graph, scaling: IntermediateBounds.crown(loop.graph, box: p.box))
                 }
-                guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
-                var wss = recursiveIntermediates[t] ?? [:]
+                guard let solver else { throw SystemError("solver could not be built") }
                 var stats = IntermediateStatistics()
                 settings.deadline = remaining()
-                let bounds = try s.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
-                                                  settings: settings, statistics: &stats)
-                recursiveIntermediates[t] = wss
-                var ws = stepWorkspaces[t] ?? s.makeWorkspace(target: one.stateNodes[1], columns: c.cols)
-                settings.deadline = remaining()
-                let sol = try s.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: settings)
-                stepWorkspaces[t] = ws
-                warm = warm || sol.warm
-                iterations += sol.iterations + stats.iterations
-                let st = step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts)
-                steps.append(st)
-                current = Interval(lower: st.lower, upper: st.upper)
+                let bounds = try solver.intermediateBounds(box: p.box, method: intermediates,
+                                                           workspaces: &intermediateWorkspaces,
+                                                           settings: settings, statistics: &stats)
+                iterations += stats.iterations
+                for t in 1...horizon {
+                    let target = loop.stateNodes[t]
+                    var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
+                    settings.deadline = remaining()
+                    let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws, settings: settings)
+                    stepWorkspaces[t] = ws
+                    warm = warm || sol.warm
+                    iterations += sol.iterations
+                    let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
+                    steps.append(step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts, period: period))
+                }
+            case .recursive:
+                guard let one = stepLoop else { throw SystemError("no one-step loop") }
+                var current = initial
+                for t in 1...horizon {
+                    let p = try prepare(current, loop: one)
+                    if stepSolvers[t] == nil {
+                        stepSolvers[t] = try SplittingSolver(graph: one.graph, scaling: IntermediateBounds.crown(one.graph, box: p.box))
+                    }
+                    guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
+                    var wss = recursiveIntermediates[t] ?? [:]
+                    var stats = IntermediateStatistics()
+                    settings.deadline = remaining()
+                    let bounds = try s.intermediateBounds(box: p.box, method: intermediates, workspaces: &wss,
+                                                          settings: settings, statistics: &stats)
+                    recursiveIntermediates[t] = wss
+                    var ws = stepWorkspaces[t] ?? s.makeWorkspace(target: one.stateNodes[1], columns: c.cols)
+                    settings.deadline = remaining()
+                    let sol = try s.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws, settings: settings)
+                    stepWorkspaces[t] = ws
+                    warm = warm || sol.warm
+                    iterations += sol.iterations + stats.iterations
+                    let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
+                    let st = step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts, period: period)
+                    steps.append(st)
+                    current = Interval(lower: st.lower, upper: st.upper)
+                }
             }
+        } catch let failure as NoEnclosure {
+            // No sound set past here: the verdict cannot be `safe`.
+            var tube = ReachTube(steps: steps, verdict: .unknown, firstUnsafeStep: steps.count,
+                                 counterexample: nil, iterations: iterations, seconds: 0, warm: warm)
+            tube.note = failure.description
+            if let (trajectory, t) = falsify(initial) {
+                tube.verdict = .unsafe
+                tube.firstUnsafeStep = t
+                tube.counterexample = trajectory
+            }
+            tube.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return tube
         }
 
         // Verdict: falsification first (a real trajectory beats any bound). A tube
@@ -203,7 +307,8 @@ public struct ReachAnalysis: Sendable {
         }
     }
 
-    func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int]) -> ReachStep {
+    /// Step t's set from the solved values; `period`: the box over the period ending at t (ODE plants).
+    func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int], period: [Span]? = nil) -> ReachStep {
         let n = system.stateCount
         let d = (0..<rows.count).map { -values[$0] }
         var lower = [Double](repeating: -.infinity, count: n)
@@ -218,10 +323,15 @@ public struct ReachAnalysis: Sendable {
         var margin: Double? = nil
         var safe = true
         for (k, count) in unsafeCounts.enumerated() {
-            let lows = Array(values[offset..<(offset + count)])
-            unsafeLower.append(lows)
+            var lows = Array(values[offset..<(offset + count)])
             offset += count
             let set = system.unsafe[k]
+            if set.mode == .interval, let period {
+                // The period's box holds the sample too; its lower bound of H_r x, rounded down.
+                lows = set.h.map { row in Self.lowerBound(row, period) }
+            }
+            unsafeLower.append(lows)
+            guard set.applies(at: t) else { continue }
             var best = -Double.infinity
             for r in 0..<count {
                 let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -231,8 +341,18 @@ public struct ReachAnalysis: Sendable {
             if !(best > 0) { safe = false }
             margin = min(margin ?? .infinity, best)
         }
-        return ReachStep(t: t, directions: rows, bounds: d, lower: lower, upper: upper,
-                         unsafeLower: unsafeLower, margin: margin, safe: safe)
+        var s = ReachStep(t: t, directions: rows, bounds: d, lower: lower, upper: upper,
+                          unsafeLower: unsafeLower, margin: margin, safe: safe)
+        s.intervalLower = period?.map(\.lower)
+        s.intervalUpper = period?.map(\.upper)
+        return s
+    }
+
+    /// min of row·x over the box, rounded down (outward).
+    static func lowerBound(_ row: [Double], _ box: [Span]) -> Double {
+        var total = Span.point(0)
+        for (a, s) in zip(row, box) where a != 0 { total = total + Span.point(a) * s }
+        return total.lower
     }
 
     /// Corners (few states), centre and random initial states, with random
@@ -243,21 +363,58 @@ public struct ReachAnalysis: Sendable {
         let n = system.stateCount
         if n <= 8 { for mask in 0..<(1 << n) { starts.append((0..<n).map { (mask >> $0) & 1 == 1 ? initial.upper[$0] : initial.lower[$0] }) } }
         var rng = SplitMix64(seed: 0x0DDBA11)
-        for _ in 0..<samples { starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) }) }
+        let count = loop.ode == nil ? samples : min(samples, Self.flowSamples)
+        for _ in 0..<count { starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) }) }
         for x0 in starts {
             var w: [Double] = []
             if let d = system.disturbance {
-                for _ in 0..<horizon { w += (0..<n).map { d.lower[$0] + rng.unit() * (d.upper[$0] - d.lower[$0]) } }
+                for _ in 0..<horizon { w += d.lower.indices.map { d.lower[$0] + rng.unit() * (d.upper[$0] - d.lower[$0]) } }
+            }
+            if loop.ode != nil {
+                if let hit = flowWitness(x0, disturbances: w) { return hit }
+                continue
             }
             let traj = loop.simulate(x0, disturbances: w)
-            for (t, x) in traj.enumerated() where inUnsafe(x) { return (traj, t) }
+            for (t, x) in traj.enumerated() where inUnsafe(x, at: t) { return (traj, t) }
         }
         return nil
     }
 
-    public func inUnsafe(_ x: [Double]) -> Bool {
+    /// Random starts simulated by the adaptive integrator (each costs thousands of field evaluations).
+    static let flowSamples = 100
+    /// A witness must be inside an unsafe set by its error estimate times this, plus `witnessFloor`.
+    static let witnessSafety = 10.0, witnessFloor = 1e-9
+
+    /// An ODE trajectory that enters an unsafe set deeper than its error estimate:
+    /// at a sample (every mode) or at an integrator point inside the period (`interval`).
+    func flowWitness(_ x0: [Double], disturbances w: [Double]) -> ([[Double]], Int)? {
+        var inside: Int? = nil
+        var deepest: [Int: Double] = [:]
+        let run = loop.simulateFlow(x0, disturbances: w) { t, x in
+            for set in system.unsafe where set.mode == .interval && set.applies(at: t + 1) {
+                deepest[t + 1] = max(deepest[t + 1] ?? -.infinity, Self.depth(x, in: set))
+            }
+        }
+        let need = Self.witnessSafety * run.error + Self.witnessFloor
+        for (t, x) in run.states.enumerated() {
+            let depth = system.unsafe.filter { $0.applies(at: t) }.map { Self.depth(x, in: $0) }.max() ?? -.infinity
+            if max(depth, deepest[t] ?? -.infinity) > need { inside = t; break }
+        }
+        return inside.map { (run.states, $0) }
+    }
+
+    /// How far x is inside {H x ≤ h}: min over rows of (h_r − H_r x)/‖H_r‖ (negative outside).
+    static func depth(_ x: [Double], in set: SystemDescription.UnsafeSet) -> Double {
+        set.h.indices.map { r in
+            let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return (set.bound[r] - zip(set.h[r], x).reduce(0) { $0 + $1.0 * $1.1 }) / norm
+        }.min() ?? -.infinity
+    }
+
+    public func inUnsafe(_ x: [Double], at t: Int? = nil) -> Bool {
         system.unsafe.contains { set in
-            set.h.indices.allSatisfy { r in zip(set.h[r], x).reduce(0) { $0 + $1.0 * $1.1 } <= set.bound[r] }
+            guard t.map({ set.applies(at: $0) }) ?? true else { return false }
+            return set.h.indices.allSatisfy { r in zip(set.h[r], x).reduce(0) { $0 + $1.0 * $1.1 } <= set.bound[r] }
         }
     }
 }

@@ -17,6 +17,16 @@ public struct SystemDescription: Sendable {
         case network(model: Graph, path: String, takesControl: Bool)
         /// x_{k+1} = g(x_k, u_k) written as expressions.
         case discrete(DiscretePlant)
+        /// x' = f(x, u, w) written as expressions, u and w held over each period.
+        case ode(ODEPlant)
+    }
+
+    /// Which part of the trajectory an unsafe set is checked against.
+    public enum UnsafeMode: String, Sendable {
+        /// The state at the sample times k·period only.
+        case sample
+        /// The whole period ending at step k (ODE plants).
+        case interval
     }
 
     public enum Directions: Sendable, Equatable {
@@ -33,6 +43,11 @@ public struct SystemDescription: Sendable {
     public struct UnsafeSet: Sendable {
         public var h: [[Double]]   // rows of H
         public var bound: [Double]  // h
+        /// Control steps where the set is unsafe (nil: every step).
+        public var steps: ClosedRange<Int>? = nil
+        public var mode: UnsafeMode = .sample
+
+        public func applies(at t: Int) -> Bool { steps.map { $0.contains(t) } ?? true }
     }
 
     public var file: String
@@ -170,15 +185,26 @@ public struct SystemDescription: Sendable {
             let p = try DiscretePlant.parse(plantT, controls: m, file: file)
             stateCount = p.states.count
             plant = .discrete(p)
+        case "ode":
+            let p = try ODEPlant.parse(plantT, reach: try section("reach") ?? [:], controls: m, file: file)
+            stateCount = p.states.count
+            plant = .ode(p)
         default:
-            throw fail("[plant] type", "must be \"linear\", \"network\" or \"discrete\", not \"\(kind)\"")
+            throw fail("[plant] type", "must be \"linear\", \"network\", \"discrete\" or \"ode\", not \"\(kind)\"")
         }
         let n = stateCount
         if let c = controller, c.inputSize != n {
             throw fail("[controller] model", "takes \(c.inputSize) inputs; the state has \(n)")
         }
-        let wl = try vector(plantT, "plant", "disturbance_lower", count: n)
-        let wu = try vector(plantT, "plant", "disturbance_upper", count: n)
+        // An ODE plant's disturbances are named (held over a period); others add one per state.
+        var ode: ODEPlant? = nil
+        if case .ode(let p) = plant { ode = p }
+        let nw = ode?.disturbances.count ?? n
+        let wl = try vector(plantT, "plant", "disturbance_lower", count: nw)
+        let wu = try vector(plantT, "plant", "disturbance_upper", count: nw)
+        if let ode, !ode.disturbances.isEmpty, wl == nil {
+            throw fail("[plant] disturbance_lower", "missing: [plant] disturbances names \(ode.disturbances.count)")
+        }
         if (wl == nil) != (wu == nil) { throw fail("[plant] disturbance_lower", "give both disturbance_lower and disturbance_upper") }
         if let wl, let wu {
             if let bad = wl.indices.first(where: { wl[$0] > wu[$0] }) {
@@ -224,7 +250,25 @@ public struct SystemDescription: Sendable {
                 for (r, row) in h.enumerated() where row.allSatisfy({ $0 == 0 }) {
                     throw fail("[[safety.unsafe]] \(k) H", "row \(r) is zero")
                 }
-                unsafe.append(UnsafeSet(h: h, bound: b))
+                var set = UnsafeSet(h: h, bound: b)
+                set.mode = ode == nil ? .sample : .interval
+                if let w = t["when"] {
+                    guard let text = w.string, let mode = UnsafeMode(rawValue: text) else {
+                        throw fail("[[safety.unsafe]] \(k) when", "must be \"sample\" or \"interval\"")
+                    }
+                    guard mode == .sample || ode != nil else {
+                        throw fail("[[safety.unsafe]] \(k) when", "\"interval\" needs a continuous-time plant (type = \"ode\")")
+                    }
+                    set.mode = mode
+                }
+                if let window = t["steps"] {
+                    guard let pair = window.array, pair.count == 2, let a = pair[0].integer, let z = pair[1].integer,
+                          a >= 0, a <= z else {
+                        throw fail("[[safety.unsafe]] \(k) steps", "must be [first, last], 0 <= first <= last")
+                    }
+                    set.steps = a...z
+                }
+                unsafe.append(set)
             }
         }
         self.unsafe = unsafe

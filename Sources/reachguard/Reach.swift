@@ -96,15 +96,23 @@ struct Reach: ParsableCommand {
                     "seconds": tube.seconds, "iterations": tube.iterations,
                     "strategy": analysis.strategy.rawValue, "intermediates": analysis.intermediates.rawValue,
                     "steps": tube.steps.map { s -> [String: Any] in
-                        ["t": s.t, "lower": s.lower, "upper": s.upper, "directions": s.directions, "bounds": s.bounds,
-                         "safe": s.safe, "margin": s.margin.map { $0 as Any } ?? NSNull()]
+                        var o: [String: Any] = ["t": s.t, "lower": s.lower, "upper": s.upper, "directions": s.directions,
+                                                "bounds": s.bounds, "safe": s.safe,
+                                                "margin": s.margin.map { $0 as Any } ?? NSNull()]
+                        if let lo = s.intervalLower, let hi = s.intervalUpper {
+                            o["interval_lower"] = lo
+                            o["interval_upper"] = hi
+                        }
+                        return o
                     },
                 ]
+                if let note = tube.note { obj["note"] = note }
                 if let cex = tube.counterexample { obj["counterexample"] = cex }
                 try Output.json(obj)
             } else {
                 Output.line("verdict: \(tube.verdict.rawValue)\(tube.firstUnsafeStep.map { " (first non-safe step \($0))" } ?? "")"
                     + ", \(tube.iterations) iterations, \(String(format: "%.4f", tube.seconds)) s")
+                if let note = tube.note { Output.line("note: \(note)") }
                 for s in tube.steps {
                     let box = zip(s.lower, s.upper).map { "[\(String(format: "%.5g", $0)), \(String(format: "%.5g", $1))]" }.joined(separator: " x ")
                     let m = s.margin.map { String(format: "  margin %.4g", $0) } ?? ""
@@ -123,7 +131,7 @@ struct Reach: ParsableCommand {
             let x0 = (0..<n).map { initial.lower[$0] + unit() * (initial.upper[$0] - initial.lower[$0]) }
             var w: [Double] = []
             if let d = a.system.disturbance {
-                for _ in 0..<a.horizon { w += (0..<n).map { d.lower[$0] + unit() * (d.upper[$0] - d.lower[$0]) } }
+                for _ in 0..<a.horizon { w += d.lower.indices.map { d.lower[$0] + unit() * (d.upper[$0] - d.lower[$0]) } }
             }
             out.append(a.loop.simulate(x0, disturbances: w))
         }

@@ -56,6 +56,8 @@ func simulate(_ sys: SystemDescription, _ x0: [Double], steps: Int) -> [[Double]
             x = model.evaluate(takesControl ? x + u : x)
         case .discrete(let p):
             x = p.step(x, u)   // the expressions' values (the numpy envelope is the fixture's oracle)
+        case .ode(let p):
+            x = p.flow(x, inputs: u, disturbances: []).state   // ODE tubes are checked against scipy (ODEReachTests)
         }
         out.append(x)
     }

@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+import Bounds
+@testable import Reachability
+
+/// Envelopes of closed-loop ODE trajectories from Scripts/make_ode_examples.py
+/// (scipy DOP853 at rtol 1e-10, zero-order hold): at the samples and over a
+/// grid inside every period.
+struct ODEFixture: Decodable {
+    struct Range: Decodable { let lower: [Double]; let upper: [Double] }
+    struct Step: Decodable { let t: Int; let lower: [Double]; let upper: [Double] }
+    struct Case: Decodable {
+        let label: String
+        let box: Range
+        let horizon: Int
+        let samples: [Step]
+        let periods: [Step]
+    }
+    let name: String
+    let system: String
+    let cases: [Case]
+
+    static func all() throws -> [ODEFixture] {
+        let dir = repository.appendingPathComponent("Tests/Fixtures/ode")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
+        return try files.map { try JSONDecoder().decode(ODEFixture.self, from: Data(contentsOf: dir.appendingPathComponent($0))) }
+    }
+}
+
+final class ODEReachTests: XCTestCase {
+    /// scipy's own error at rtol 1e-10 over a second is far below this.
+    static let integrationSlack = 1e-8
+
+    /// Every example: each step's set holds the scipy envelope at the sample
+    /// time, and each period's box holds it over the whole period; the
+    /// examples are certified safe, and the last step is within 1.5× the
+    /// simulated hull's width.
+    func testTubesContainScipyTrajectories() throws {
+        let fixtures = try ODEFixture.all()
+        XCTAssertGreaterThanOrEqual(fixtures.count, 2)
+        for fx in fixtures {
+            let sys = try SystemDescription.load(path: repository.appendingPathComponent(fx.system).path)
+            for cs in fx.cases {
+                var analysis = try ReachAnalysis(system: sys, horizon: cs.horizon, strategy: .oneShot,
+                                                 intermediates: .crown)
+                analysis.settings.maxIterations = 300
+                let tube = try analysis.run(initial: Interval(lower: cs.box.lower, upper: cs.box.upper))
+                let name = "\(fx.name)/\(cs.label)"
+                XCTAssertNil(tube.note, name)
+                XCTAssertEqual(tube.verdict, .safe, name)
+                XCTAssertEqual(tube.steps.count, cs.horizon + 1, name)
+                guard tube.steps.count == cs.horizon + 1 else { continue }
+                for (sample, period) in zip(cs.samples, cs.periods) {
+                    let s = tube.steps[sample.t]
+                    for i in 0..<sys.stateCount {
+                        XCTAssertLessThanOrEqual(s.lower[i], sample.lower[i] + Self.integrationSlack, "\(name) t=\(s.t)")
+                        XCTAssertGreaterThanOrEqual(s.upper[i], sample.upper[i] - Self.integrationSlack, "\(name) t=\(s.t)")
+                        let lo = try XCTUnwrap(s.intervalLower, name), hi = try XCTUnwrap(s.intervalUpper, name)
+                        XCTAssertLessThanOrEqual(lo[i], period.lower[i] + Self.integrationSlack, "\(name) period \(s.t)")
+                        XCTAssertGreaterThanOrEqual(hi[i], period.upper[i] - Self.integrationSlack, "\(name) period \(s.t)")
+                    }
+                }
+                if let last = cs.samples.last {
+                    let s = tube.steps[last.t]
+                    for i in 0..<sys.stateCount {
+                        let ratio = (s.upper[i] - s.lower[i]) / (last.upper[i] - last.lower[i])
+                        XCTAssertLessThanOrEqual(ratio, 1.5, "\(name) x\(i): last step \(ratio)× the simulated hull")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The unrolled graph's forward pass (remainders 0) equals the Taylor map
+    /// evaluated on its own, and the adaptive simulator agrees with scipy's samples' range.
+    func testGraphIsTheTaylorMap() throws {
+        let sys = try SystemDescription.load(path: repository.appendingPathComponent("Config/pendulum/system.toml").path)
+        guard case .ode(let plant) = sys.plant else { return XCTFail("not an ODE plant") }
+        let loop = try ClosedLoop(sys, steps: 3)
+        var input = [0.2, -0.1] + [Double](repeating: 0, count: loop.graph.inputSize - 2)
+        input[1] = -0.1
+        let values = loop.graph.evaluateAll(input)
+        var x = [0.2, -0.1]
+        for t in 0..<3 {
+            let u = loop.control(x)
+            for _ in 0..<plant.substeps {
+                var env = plant.constants
+                for (name, v) in zip(plant.states, x) { env[name] = v }
+                for (name, v) in zip(plant.inputs, u) { env[name] = v }
+                x = plant.taylor.map { $0.value(env) }
+            }
+            for i in 0..<2 { XCTAssertEqual(values[loop.stateNodes[t + 1]][i], x[i], accuracy: 1e-12, "t=\(t + 1)") }
+        }
+    }
+
+    /// Windows and modes: a set outside its window never costs `safe`, and
+    /// `when = "interval"` is refused for a discrete-time plant, naming the key.
+    func testUnsafeWindowsAndModes() throws {
+        let dir = repository.appendingPathComponent("Config/pendulum").path
+        let base = try String(contentsOfFile: dir + "/system.toml", encoding: .utf8)
+        // th >= 0.15 is entered early by the "tilted" case (it starts at 0.2) but only unsafe from step 8 on.
+        let windowed = base + "\n[[safety.unsafe]]\nH = [[-1.0, 0.0]]\nh = [-0.15]\nsteps = [8, 10]\n"
+        let sys = try SystemDescription.parse(text: windowed, file: "w.toml", directory: dir)
+        var a = try ReachAnalysis(system: sys, horizon: 10, intermediates: .crown)
+        a.settings.maxIterations = 300
+        let tube = try a.run(initial: Interval(lower: [0.19, -0.02], upper: [0.21, 0.02]))
+        XCTAssertEqual(tube.verdict, .safe)
+        let always = base + "\n[[safety.unsafe]]\nH = [[-1.0, 0.0]]\nh = [-0.15]\n"
+        var b = try ReachAnalysis(system: try SystemDescription.parse(text: always, file: "a.toml", directory: dir),
+                                  horizon: 10, intermediates: .crown)
+        b.settings.maxIterations = 300
+        let unsafe = try b.run(initial: Interval(lower: [0.19, -0.02], upper: [0.21, 0.02]))
+        XCTAssertEqual(unsafe.verdict, .unsafe)
+        XCTAssertEqual(unsafe.firstUnsafeStep, 0)
+        let discretePath = repository.appendingPathComponent("Tests/Fixtures/discrete/pendulum.toml").path
+        let discrete = try String(contentsOfFile: discretePath, encoding: .utf8)
+            + "\n[[safety.unsafe]]\nH = [[1.0, 0.0]]\nh = [-2.0]\nwhen = \"interval\"\n"
+        let discreteDir = repository.appendingPathComponent("Tests/Fixtures/discrete").path
+        XCTAssertThrowsError(try SystemDescription.parse(text: discrete, file: "d.toml", directory: discreteDir)) { e in
+            XCTAssertTrue("\(e)".contains("when"), "\(e)")
+        }
+    }
+
+    /// A step too long for the dynamics gives `unknown` with the reason, never a set.
+    func testNoEnclosureIsUnknown() throws {
+        let text = """
+        [plant]
+        type = "ode"
+        states = ["x"]
+        dynamics = ["x^2"]
+        period = 2.0
+        [reach]
+        horizon = 2
+        substeps = 1
+        [[safety.unsafe]]
+        H = [[-1.0]]
+        h = [-100.0]
+        """
+        let sys = try SystemDescription.parse(text: text, file: "blowup.toml", directory: ".")
+        var a = try ReachAnalysis(system: sys, intermediates: .crown)
+        let tube = try a.run(initial: Interval(lower: [0.9], upper: [1.0]))
+        XCTAssertEqual(tube.verdict, .unknown)
+        XCTAssertEqual(tube.steps.count, 1)
+        XCTAssertTrue(tube.note?.contains("no a-priori enclosure") ?? false, tube.note ?? "no note")
+    }
+}
