@@ -85,7 +85,8 @@ struct PlantFields {
         guard list.count == count else { throw fail(key, "has \(list.count) expressions; there are \(count) \(what)s") }
         return try list.enumerated().map { i, v -> ScalarExpression in
             guard let text = v.string else { throw fail("\(key)[\(i)]", "must be a string") }
-            do { return try ExpressionParser.parse(text, names: names) } catch { throw fail("\(key)[\(i)]", "\(error)") }
+            do { return try ExpressionParser.parse(text, names: names) }
+            catch { throw fail("\(key)[\(i)]", "\(error)") }
         }
     }
 }

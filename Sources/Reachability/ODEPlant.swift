@@ -82,7 +82,8 @@ public struct ODEPlant: Sendable {
 
     /// One sub-step from the box x: the remainder R and the enclosure of the
     /// whole sub-step, or nil when no a-priori enclosure is found.
-    public func remainder(_ x: [Span], inputs u: [Span], disturbances w: [Span]) -> (remainder: [Span], whole: [Span])? {
+    public func remainder(_ x: [Span], inputs u: [Span],
+                          disturbances w: [Span]) -> (remainder: [Span], whole: [Span])? {
         let env = fixed(inputs: u, disturbances: w)
         guard let b = integrator.apriori(x, fixed: env, h: stepUpper),
               let last = integrator.fieldBox(integrator.order, b, env) else { return nil }
@@ -167,7 +168,8 @@ public struct ODEPlant: Sendable {
         func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let v = reach[key] else { return nil }
             guard let k = v.integer, range.contains(k) else {
-                throw SystemError("\(file): [reach] \(key): must be an integer from \(range.lowerBound) to \(range.upperBound)")
+                let text = "must be an integer from \(range.lowerBound) to \(range.upperBound)"
+                throw SystemError("\(file): [reach] \(key): \(text)")
             }
             return k
         }

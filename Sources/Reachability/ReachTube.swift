@@ -215,7 +215,8 @@ public struct ReachAnalysis: Sendable {
             case .oneShot:
                 let p = try prepare(initial, loop: loop)
                 if solver == nil {
-                    solver = try SplittingSolver(graph: loop.graph, scaling: IntermediateBounds.crown(loop.graph, box: p.box))
+                    solver = try SplittingSolver(graph: loop.graph,
+                                                 scaling: IntermediateBounds.crown(loop.graph, box: p.box))
                 }
                 guard let solver else { throw SystemError("solver could not be built") }
                 var stats = IntermediateStatistics()
@@ -228,7 +229,8 @@ public struct ReachAnalysis: Sendable {
                     let target = loop.stateNodes[t]
                     var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
                     settings.deadline = remaining()
-                    let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws, settings: settings)
+                    let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws,
+                                               settings: settings)
                     stepWorkspaces[t] = ws
                     warm = warm || sol.warm
                     iterations += sol.iterations
@@ -241,7 +243,8 @@ public struct ReachAnalysis: Sendable {
                 for t in 1...horizon {
                     let p = try prepare(current, loop: one)
                     if stepSolvers[t] == nil {
-                        stepSolvers[t] = try SplittingSolver(graph: one.graph, scaling: IntermediateBounds.crown(one.graph, box: p.box))
+                        stepSolvers[t] = try SplittingSolver(graph: one.graph,
+                                                             scaling: IntermediateBounds.crown(one.graph, box: p.box))
                     }
                     guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
                     var wss = recursiveIntermediates[t] ?? [:]
@@ -361,14 +364,22 @@ public struct ReachAnalysis: Sendable {
         guard !system.unsafe.isEmpty else { return nil }
         var starts: [[Double]] = [initial.center]
         let n = system.stateCount
-        if n <= 8 { for mask in 0..<(1 << n) { starts.append((0..<n).map { (mask >> $0) & 1 == 1 ? initial.upper[$0] : initial.lower[$0] }) } }
+        if n <= 8 {
+            for mask in 0..<(1 << n) {
+                starts.append((0..<n).map { (mask >> $0) & 1 == 1 ? initial.upper[$0] : initial.lower[$0] })
+            }
+        }
         var rng = SplitMix64(seed: 0x0DDBA11)
         let count = loop.ode == nil ? samples : min(samples, Self.flowSamples)
-        for _ in 0..<count { starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) }) }
+        for _ in 0..<count {
+            starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) })
+        }
         for x0 in starts {
             var w: [Double] = []
             if let d = system.disturbance {
-                for _ in 0..<horizon { w += d.lower.indices.map { d.lower[$0] + rng.unit() * (d.upper[$0] - d.lower[$0]) } }
+                for _ in 0..<horizon {
+                    w += d.lower.indices.map { d.lower[$0] + rng.unit() * (d.upper[$0] - d.lower[$0]) }
+                }
             }
             if loop.ode != nil {
                 if let hit = flowWitness(x0, disturbances: w) { return hit }

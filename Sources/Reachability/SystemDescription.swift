@@ -136,6 +136,10 @@ public struct SystemDescription: Sendable {
         var m = 0
         if let ct = try section("controller") {
             guard let model = ct["model"]?.string else { throw fail("[controller] model", "missing (path of the ONNX file)") }
+            // Not read yet: ignoring a scale or an offset would analyse another closed loop than the file's.
+            for key in ["inputs", "output_scale", "output_offset"] where ct[key] != nil {
+                throw fail("[controller] \(key)", "is not supported yet; fold it into the model's first or last layer")
+            }
             let path = resolve(model)
             do { controller = try ONNXImporter.load(path: path).graph } catch { throw SystemError("\(file): [controller] model: \(error)") }
             controllerPath = path

@@ -22,8 +22,10 @@ struct ODEFixture: Decodable {
 
     static func all() throws -> [ODEFixture] {
         let dir = repository.appendingPathComponent("Tests/Fixtures/ode")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
-        return try files.map { try JSONDecoder().decode(ODEFixture.self, from: Data(contentsOf: dir.appendingPathComponent($0))) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
+        return try files.sorted().map {
+            try JSONDecoder().decode(ODEFixture.self, from: Data(contentsOf: dir.appendingPathComponent($0)))
+        }
     }
 }
 
@@ -51,13 +53,13 @@ final class ODEReachTests: XCTestCase {
                 XCTAssertEqual(tube.steps.count, cs.horizon + 1, name)
                 guard tube.steps.count == cs.horizon + 1 else { continue }
                 for (sample, period) in zip(cs.samples, cs.periods) {
-                    let s = tube.steps[sample.t]
+                    let s = tube.steps[sample.t], slack = Self.integrationSlack
                     for i in 0..<sys.stateCount {
-                        XCTAssertLessThanOrEqual(s.lower[i], sample.lower[i] + Self.integrationSlack, "\(name) t=\(s.t)")
-                        XCTAssertGreaterThanOrEqual(s.upper[i], sample.upper[i] - Self.integrationSlack, "\(name) t=\(s.t)")
+                        XCTAssertLessThanOrEqual(s.lower[i], sample.lower[i] + slack, "\(name) t=\(s.t)")
+                        XCTAssertGreaterThanOrEqual(s.upper[i], sample.upper[i] - slack, "\(name) t=\(s.t)")
                         let lo = try XCTUnwrap(s.intervalLower, name), hi = try XCTUnwrap(s.intervalUpper, name)
-                        XCTAssertLessThanOrEqual(lo[i], period.lower[i] + Self.integrationSlack, "\(name) period \(s.t)")
-                        XCTAssertGreaterThanOrEqual(hi[i], period.upper[i] - Self.integrationSlack, "\(name) period \(s.t)")
+                        XCTAssertLessThanOrEqual(lo[i], period.lower[i] + slack, "\(name) period \(s.t)")
+                        XCTAssertGreaterThanOrEqual(hi[i], period.upper[i] - slack, "\(name) period \(s.t)")
                     }
                 }
                 if let last = cs.samples.last {
@@ -74,7 +76,8 @@ final class ODEReachTests: XCTestCase {
     /// The unrolled graph's forward pass (remainders 0) equals the Taylor map
     /// evaluated on its own, and the adaptive simulator agrees with scipy's samples' range.
     func testGraphIsTheTaylorMap() throws {
-        let sys = try SystemDescription.load(path: repository.appendingPathComponent("Config/pendulum/system.toml").path)
+        let path = repository.appendingPathComponent("Config/pendulum/system.toml").path
+        let sys = try SystemDescription.load(path: path)
         guard case .ode(let plant) = sys.plant else { return XCTFail("not an ODE plant") }
         let loop = try ClosedLoop(sys, steps: 3)
         var input = [0.2, -0.1] + [Double](repeating: 0, count: loop.graph.inputSize - 2)
@@ -118,6 +121,17 @@ final class ODEReachTests: XCTestCase {
         let discreteDir = repository.appendingPathComponent("Tests/Fixtures/discrete").path
         XCTAssertThrowsError(try SystemDescription.parse(text: discrete, file: "d.toml", directory: discreteDir)) { e in
             XCTAssertTrue("\(e)".contains("when"), "\(e)")
+        }
+    }
+
+    /// Controller keys not read yet are refused, naming the key, rather than ignored.
+    func testControllerScalingIsRefusedUntilSupported() throws {
+        let dir = repository.appendingPathComponent("Config/pendulum").path
+        let base = try String(contentsOfFile: dir + "/system.toml", encoding: .utf8)
+        let text = base.replacingOccurrences(of: "model = \"controller.onnx\"",
+                                             with: "model = \"controller.onnx\"\noutput_offset = [-10.0]")
+        XCTAssertThrowsError(try SystemDescription.parse(text: text, file: "s.toml", directory: dir)) { e in
+            XCTAssertTrue("\(e)".contains("s.toml: [controller] output_offset"), "\(e)")
         }
     }
 
