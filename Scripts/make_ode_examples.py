@@ -147,24 +147,27 @@ def target_law(x):
     return M * L * L * (-(G / L) * np.sin(th) - K1 * th - K2 * om)
 
 
-def train_pendulum_controller(rng):
-    """2-16-16-1 ReLU by Adam on the squared error to the target law."""
-    sizes = [2, 16, 16, 1]
+def init_params(rng, sizes):
+    """He-initialised ReLU layers [W0, b0, W1, b1, ...]."""
     params = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         params += [rng.normal(0, np.sqrt(2.0 / a), (b, a)), np.zeros(b)]
+    return params
+
+
+def adam_fit(params, data, target, iterations=4000, lr=3e-3):
+    """Full-batch Adam on the mean squared error to target (in place; returns params)."""
+    layers = len(params) // 2
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
-    data = rng.uniform([-0.7, -2.0], [0.7, 2.0], (4000, 2))
-    target = target_law(data)[:, None]
-    lr, b1, b2 = 3e-3, 0.9, 0.999
-    for it in range(1, 4001):
+    b1, b2 = 0.9, 0.999
+    for it in range(1, iterations + 1):
         acts = [data]
-        for k in range(3):
+        for k in range(layers):
             z = acts[-1] @ params[2 * k].T + params[2 * k + 1]
-            acts.append(np.maximum(z, 0) if k < 2 else z)
+            acts.append(np.maximum(z, 0) if k < layers - 1 else z)
         grad = 2 * (acts[-1] - target) / len(data)
         grads = [None] * len(params)
-        for k in reversed(range(3)):
+        for k in reversed(range(layers)):
             grads[2 * k] = grad.T @ acts[k]
             grads[2 * k + 1] = grad.sum(axis=0)
             if k > 0:
@@ -178,6 +181,13 @@ def train_pendulum_controller(rng):
     return params
 
 
+def train_pendulum_controller(rng):
+    """2-16-16-1 ReLU by Adam on the squared error to the target law."""
+    params = init_params(rng, [2, 16, 16, 1])
+    data = rng.uniform([-0.7, -2.0], [0.7, 2.0], (4000, 2))
+    return adam_fit(params, data, target_law(data)[:, None])
+
+
 def forward(params, x):
     h = x
     for k in range(len(params) // 2):
@@ -187,7 +197,8 @@ def forward(params, x):
     return h
 
 
-def export(params, path):
+def export(params, path, name="pendulum_controller"):
+    """Gemm/Relu, opset 13, double; sizes read from the weights (the unicycle reuses it)."""
     inits, nodes, last = [], [], "x"
     layers = len(params) // 2
     for k in range(layers):
@@ -198,9 +209,10 @@ def export(params, path):
         if k < layers - 1:
             nodes.append(helper.make_node("Relu", [out], [f"h{k}"], name=f"relu{k}"))
             last = f"h{k}"
-    graph = helper.make_graph(nodes, "pendulum_controller",
-                              [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, 2])],
-                              [helper.make_tensor_value_info("u", TensorProto.DOUBLE, [1, 1])], inits)
+    inputs, outputs = params[0].shape[1], params[-2].shape[0]
+    graph = helper.make_graph(nodes, name,
+                              [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, inputs])],
+                              [helper.make_tensor_value_info("u", TensorProto.DOUBLE, [1, outputs])], inits)
     model = helper.make_model(graph, producer_name="make_ode_examples", opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, path)

@@ -17,7 +17,7 @@ if [ "${1:-}" = "--quick" ]; then
   slow+='|OperatorRelaxationTests/testVertexMinimumIsBelowTheGraphInEveryDirection'
   slow+='|ConvCLITests/testCertifyReportsCertifiedAccuracyOnTheDigitsClassifier'
   slow+='|DigitsCertificationTests|StallTests/testIBPIntermediatesFinishAndStayCertified'
-  slow+='|ODEReachTests/testTubesContainScipyTrajectories|ODEReachTests/testUnsafeWindowsAndModes'
+  slow+='|ODEReachTests/testTubesContainScipyTrajectories|ODEReachTests/testUnsafeWindowsAndModes|ODEDaemonTests'
   skip=(--skip "$slow")
 fi
 kinds=("$@")

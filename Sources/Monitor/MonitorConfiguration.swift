@@ -8,6 +8,8 @@ public struct MonitorConfiguration: Sendable {
     public var deadlineMilliseconds: Double
     public var heartbeatMilliseconds: Double
     public var warmStart: Bool
+    /// Publish CROWN's tube when it already proves every step safe ([monitor] certify_first).
+    public var certifyFirst: Bool
     public var falsificationSamples: Int
     public var maximumPayloadBytes: Int
     public var sensorEndpoint: String
@@ -59,6 +61,7 @@ public struct MonitorConfiguration: Sendable {
         deadlineMilliseconds = try number(monitor, "monitor", "deadline_ms", 10, 0.1...60_000)
         heartbeatMilliseconds = try number(monitor, "monitor", "heartbeat_ms", 500, 10...60_000)
         warmStart = try flag(monitor, "monitor", "warm_start", true)
+        certifyFirst = try flag(monitor, "monitor", "certify_first", true)
         falsificationSamples = Int(try number(monitor, "monitor", "falsification_samples", 32, 0...100_000))
         maximumPayloadBytes = Int(try number(monitor, "monitor", "max_payload_bytes", 65_536, 64...16_777_216))
         intermediates = try SystemDescription.intermediates(in: monitor, section: "monitor", file: file,

@@ -36,6 +36,7 @@ public final class MonitorCore {
                                 maximumBytes: configuration.maximumPayloadBytes)
         analysis = try ReachAnalysis(system: sys, intermediates: configuration.intermediates)
         analysis.samples = configuration.falsificationSamples
+        analysis.certifyFirst = configuration.certifyFirst
     }
 
     /// A solve at the origin (or the first unsafe-free state) before READY=1:
@@ -84,7 +85,8 @@ public final class MonitorCore {
             out["margins"] = tube.steps.map { s -> Any in s.margin.map { $0 as Any } ?? NSNull() }
             out["iterations"] = tube.iterations
             out["warm"] = tube.warm
-            out["method"] = "admm/\(analysis.strategy.rawValue)/\(analysis.intermediates.rawValue)-intermediates"
+            let intermediates = tube.method == .crown ? IntermediateMethod.crown : analysis.intermediates
+            out["method"] = "\(tube.method.rawValue)/\(analysis.strategy.rawValue)/\(intermediates.rawValue)-intermediates"
             out["error"] = NSNull()
         } catch {
             return invalidVerdict(SensorError(seq: m.seq, stamp: m.stamp, description: "\(error)"))

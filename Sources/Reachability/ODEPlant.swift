@@ -31,7 +31,9 @@ public struct ODEPlant: Sendable {
     /// plants well at h ≈ 0.05 s; the remainder is O(h⁴).
     public static let defaultOrder = 3
     /// Default sub-step count keeps h·‖∂f/∂x‖∞ (at the constants, states 0) at most this.
-    public static let stiffnessPerStep = 0.5
+    /// Measured on the pendulum (h‖J‖ = 0.98), 20 steps: one sub-step gives the same last-step
+    /// width as two (0.00143 against 0.00140) at two thirds of the time.
+    public static let stiffnessPerStep = 1.0
     public static let substepRange = 1...64
     /// Weights of the compiled polynomial fold the file's constants with ĉ_k, each
     /// fold rounded: a relative slack of this size on the polynomial's terms covers

@@ -47,6 +47,15 @@ public struct ReachTube: Sendable {
     public var warm: Bool
     /// Why no tube was computed past step 0 (an ODE step without an enclosure).
     public var note: String? = nil
+    /// What produced the steps' bounds.
+    public var method = TubeMethod.admm
+}
+
+public enum TubeMethod: String, Sendable {
+    /// CROWN's certificates alone proved every step safe (`certifyFirst`).
+    case crown
+    /// The splitting solver's dual bounds (to its tolerance, iteration limit or deadline).
+    case admm
 }
 
 /// A reach analysis that cannot bound a step: the verdict is `unknown`, with the reason.
@@ -64,6 +73,9 @@ public struct ReachAnalysis: Sendable {
     public var intermediates: IntermediateMethod
     public var settings = Settings()
     public var samples = 1000
+    /// Stop at the cheapest certificate: when CROWN alone proves every step safe, the tube
+    /// is CROWN's (a verdict needs no tighter set). Off for `reach`, whose sets should be tight.
+    public var certifyFirst = false
     var solver: SplittingSolver?
     var intermediateWorkspaces: [Int: Workspace] = [:]
     var stepWorkspaces: [Int: Workspace] = [:]
@@ -100,7 +112,7 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// Objectives on x_t: −D rows (upper bounds of D x), then H rows (lower bounds of H x).
-    func objectives() -> (Matrix, [[Double]], [Int]) {
+    func objectives() -> Objectives {
         let rows = system.templateRows
         let n = system.stateCount
         let unsafeRows = system.unsafe.flatMap(\.h)
@@ -127,6 +139,8 @@ public struct ReachAnalysis: Sendable {
         var starts: [[[Span]]] = []
         var wholes: [[[Span]]] = []
         var controls: [[Span]] = []
+        /// CROWN's bounds of every node over `box` (ODE loops: computed with the remainders).
+        var crown: [Interval]? = nil
     }
 
     /// The input box with every remainder of an ODE loop bounded (by CROWN on the
@@ -140,7 +154,7 @@ public struct ReachAnalysis: Sendable {
         p.controls = [[Span]](repeating: [], count: loop.steps)
         var failure: String? = nil
         let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
-        _ = IntermediateBounds.crown(loop.graph, box: p.box, extra: extra) { v, bounds in
+        var crown = IntermediateBounds.crown(loop.graph, box: p.box, extra: extra) { v, bounds in
             guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
             let x = bounds[loop.substepNodes[t][j]].spans
             let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
@@ -159,6 +173,8 @@ public struct ReachAnalysis: Sendable {
             return p.box
         }
         if let failure { throw NoEnclosure(description: failure) }
+        crown[0] = p.box
+        p.crown = crown
         return p
     }
 
@@ -198,92 +214,48 @@ public struct ReachAnalysis: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let base = settings
         defer { settings = base }
-        func remaining() -> Double? {
-            guard let budget else { return base.deadline }
-            return max(0, budget - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let n = system.stateCount
-        _ = try initial.validatedAsBox(dimension: n, name: "initial set")
-        let (c, rows, unsafeCounts) = objectives()
-        var steps: [ReachStep] = []
-        var iterations = 0
-        var warm = false
+        let clock = TubeClock(start: start, budget: budget, deadline: base.deadline)
+        _ = try initial.validatedAsBox(dimension: system.stateCount, name: "initial set")
+        let objectives = objectives()
         // Step 0: the initial box itself, exactly.
-        steps.append(step(t: 0, values: boxValues(initial, c), rows: rows, unsafeCounts: unsafeCounts))
+        var steps = [step(t: 0, values: boxValues(initial, objectives.c), rows: objectives.rows,
+                          unsafeCounts: objectives.unsafeCounts)]
+        var count = StepCount()
+        var method = TubeMethod.admm
         do {
-            switch strategy {
-            case .oneShot:
-                let p = try prepare(initial, loop: loop)
-                if solver == nil {
-                    solver = try SplittingSolver(graph: loop.graph,
-                                                 scaling: IntermediateBounds.crown(loop.graph, box: p.box))
-                }
-                guard let solver else { throw SystemError("solver could not be built") }
-                var stats = IntermediateStatistics()
-                settings.deadline = remaining()
-                let bounds = try solver.intermediateBounds(box: p.box, method: intermediates,
-                                                           workspaces: &intermediateWorkspaces,
-                                                           settings: settings, statistics: &stats)
-                iterations += stats.iterations
-                for t in 1...horizon {
-                    let target = loop.stateNodes[t]
-                    var ws = stepWorkspaces[t] ?? solver.makeWorkspace(target: target, columns: c.cols)
-                    settings.deadline = remaining()
-                    let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws,
-                                               settings: settings)
-                    stepWorkspaces[t] = ws
-                    warm = warm || sol.warm
-                    iterations += sol.iterations
-                    let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
-                    steps.append(step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts, period: period))
-                }
-            case .recursive:
-                guard let one = stepLoop else { throw SystemError("no one-step loop") }
-                var current = initial
-                for t in 1...horizon {
-                    let p = try prepare(current, loop: one)
-                    if stepSolvers[t] == nil {
-                        stepSolvers[t] = try SplittingSolver(graph: one.graph,
-                                                             scaling: IntermediateBounds.crown(one.graph, box: p.box))
-                    }
-                    guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
-                    var wss = recursiveIntermediates[t] ?? [:]
-                    var stats = IntermediateStatistics()
-                    settings.deadline = remaining()
-                    let bounds = try s.intermediateBounds(box: p.box, method: intermediates, workspaces: &wss,
-                                                          settings: settings, statistics: &stats)
-                    recursiveIntermediates[t] = wss
-                    var ws = stepWorkspaces[t] ?? s.makeWorkspace(target: one.stateNodes[1], columns: c.cols)
-                    settings.deadline = remaining()
-                    let sol = try s.solve(objectives: c, box: p.box, bounds: bounds, workspace: &ws, settings: settings)
-                    stepWorkspaces[t] = ws
-                    warm = warm || sol.warm
-                    iterations += sol.iterations + stats.iterations
-                    let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
-                    let st = step(t: t, values: sol.lower, rows: rows, unsafeCounts: unsafeCounts, period: period)
-                    steps.append(st)
-                    current = Interval(lower: st.lower, upper: st.upper)
-                }
+            let prepared = strategy == .oneShot ? try prepare(initial, loop: loop) : nil
+            if certifyFirst {
+                let quick = try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: true,
+                                          objectives: objectives, clock: clock, count: &count)
+                if quick.allSatisfy(\.safe) { method = .crown; steps += quick }
+            }
+            if method == .admm {
+                steps += try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: false,
+                                       objectives: objectives, clock: clock, count: &count)
             }
         } catch let failure as NoEnclosure {
             // No sound set past here: the verdict cannot be `safe`.
             var tube = ReachTube(steps: steps, verdict: .unknown, firstUnsafeStep: steps.count,
-                                 counterexample: nil, iterations: iterations, seconds: 0, warm: warm)
+                                 counterexample: nil, iterations: count.iterations, seconds: 0, warm: count.warm)
             tube.note = failure.description
             if let (trajectory, t) = falsify(initial) {
                 tube.verdict = .unsafe
                 tube.firstUnsafeStep = t
                 tube.counterexample = trajectory
             }
-            tube.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            tube.seconds = clock.elapsed
             return tube
         }
+        return verdict(steps, initial: initial, count: count, method: method, clock: clock)
+    }
 
-        // Verdict: falsification first (a real trajectory beats any bound). A tube
-        // certified safe at every step contains every trajectory, so no
-        // simulation can enter an unsafe set: skip it then.
+    /// Falsification first (a real trajectory beats any bound). A tube certified safe at
+    /// every step contains every trajectory, so no simulation can enter an unsafe set: skip it then.
+    func verdict(_ steps: [ReachStep], initial: Interval, count: StepCount, method: TubeMethod,
+                 clock: TubeClock) -> ReachTube {
         var tube = ReachTube(steps: steps, verdict: .safe, firstUnsafeStep: nil, counterexample: nil,
-                             iterations: iterations, seconds: 0, warm: warm)
+                             iterations: count.iterations, seconds: 0, warm: count.warm)
+        tube.method = method
         if !steps.allSatisfy(\.safe), let (trajectory, t) = falsify(initial) {
             tube.verdict = .unsafe
             tube.firstUnsafeStep = t
@@ -292,8 +264,109 @@ public struct ReachAnalysis: Sendable {
             tube.verdict = .unknown
             tube.firstUnsafeStep = first.t
         }
-        tube.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        tube.seconds = clock.elapsed
         return tube
+    }
+
+    /// Iterations and warm starts summed over a tube's solves.
+    struct StepCount {
+        var iterations = 0
+        var warm = false
+    }
+
+    /// The tube's time budget: what is left of it for the next solve.
+    struct TubeClock {
+        let start: UInt64
+        let budget: Double?
+        let deadline: Double?
+        var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        var remaining: Double? { budget.map { max(0, $0 - elapsed) } ?? deadline }
+    }
+
+    typealias Objectives = (c: Matrix, rows: [[Double]], unsafeCounts: [Int])
+
+    /// Steps 1...horizon. `quick`: CROWN intermediates and CROWN's bound of every
+    /// objective, no iteration (the cheapest certificate).
+    mutating func tubeSteps(from first: ReachStep, initial: Interval, prepared: PreparedInput?, quick: Bool,
+                            objectives o: Objectives, clock: TubeClock, count: inout StepCount) throws -> [ReachStep] {
+        let method = quick ? IntermediateMethod.crown : intermediates
+        var steps = [first]
+        switch strategy {
+        case .oneShot:
+            guard let p = prepared else { throw SystemError("no prepared input") }
+            if solver == nil {
+                solver = try SplittingSolver(graph: loop.graph,
+                                             scaling: p.crown ?? IntermediateBounds.crown(loop.graph, box: p.box))
+            }
+            guard let solver else { throw SystemError("solver could not be built") }
+            // Moved out and back, so that the solver's writes do not copy them.
+            var wss = intermediateWorkspaces
+            intermediateWorkspaces = [:]
+            let bounds = try intermediateBounds(solver, p, method: method, workspaces: &wss, clock: clock,
+                                                count: &count)
+            intermediateWorkspaces = wss
+            for t in 1...horizon {
+                var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: loop.stateNodes[t], columns: o.c.cols)
+                let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: o.c, quick: quick,
+                                           clock: clock, count: &count)
+                stepWorkspaces[t] = ws
+                let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
+                steps.append(step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period))
+            }
+        case .recursive:
+            guard let one = stepLoop else { throw SystemError("no one-step loop") }
+            var current = initial
+            for t in 1...horizon {
+                let p = try prepare(current, loop: one)
+                if stepSolvers[t] == nil {
+                    stepSolvers[t] = try SplittingSolver(graph: one.graph,
+                                                         scaling: p.crown ?? IntermediateBounds.crown(one.graph,
+                                                                                                       box: p.box))
+                }
+                guard let s = stepSolvers[t] else { throw SystemError("solver could not be built") }
+                var wss = recursiveIntermediates.removeValue(forKey: t) ?? [:]
+                let bounds = try intermediateBounds(s, p, method: method, workspaces: &wss, clock: clock,
+                                                    count: &count)
+                recursiveIntermediates[t] = wss
+                var ws = stepWorkspaces.removeValue(forKey: t) ?? s.makeWorkspace(target: one.stateNodes[1], columns: o.c.cols)
+                let values = try solveStep(s, p, bounds: bounds, workspace: &ws, objectives: o.c, quick: quick,
+                                           clock: clock, count: &count)
+                stepWorkspaces[t] = ws
+                let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
+                let st = step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period)
+                steps.append(st)
+                current = Interval(lower: st.lower, upper: st.upper)
+            }
+        }
+        return Array(steps.dropFirst())
+    }
+
+    /// CROWN's intermediates are those `prepare` already computed for an ODE loop (the
+    /// same pass over the same box), so they are not recomputed.
+    func intermediateBounds(_ solver: SplittingSolver, _ p: PreparedInput, method: IntermediateMethod,
+                                     workspaces: inout [Int: Workspace], clock: TubeClock,
+                                     count: inout StepCount) throws -> [Interval] {
+        if method == .crown, let crown = p.crown { return crown }
+        var stats = IntermediateStatistics()
+        var s = settings
+        s.deadline = clock.remaining
+        let bounds = try solver.intermediateBounds(box: p.box, method: method, workspaces: &workspaces,
+                                                   settings: s, statistics: &stats)
+        count.iterations += stats.iterations
+        return bounds
+    }
+
+    /// One step's objective values; `quick`: CROWN's bound only (a solve with no time starts no iteration).
+    func solveStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], workspace: inout Workspace,
+                   objectives c: Matrix, quick: Bool, clock: TubeClock, count: inout StepCount) throws -> [Double] {
+        var s = settings
+        s.deadline = quick ? 0 : clock.remaining
+        let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &workspace, settings: s)
+        if !quick {
+            count.warm = count.warm || sol.warm
+            count.iterations += sol.iterations
+        }
+        return sol.lower
     }
 
     /// Exact lower bounds of each objective column over a box (for step 0).

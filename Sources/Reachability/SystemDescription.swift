@@ -19,6 +19,23 @@ public struct SystemDescription: Sendable {
         case discrete(DiscretePlant)
         /// x' = f(x, u, w) written as expressions, u and w held over each period.
         case ode(ODEPlant)
+
+        /// The states' names, for plants written as expressions.
+        var stateNames: [String]? {
+            switch self {
+            case .discrete(let p): return p.states
+            case .ode(let p): return p.states
+            case .linear, .network: return nil
+            }
+        }
+
+        var constants: [String: Double]? {
+            switch self {
+            case .discrete(let p): return p.constants
+            case .ode(let p): return p.constants
+            case .linear, .network: return nil
+            }
+        }
     }
 
     /// Which part of the trajectory an unsafe set is checked against.
@@ -133,17 +150,16 @@ public struct SystemDescription: Sendable {
         // Controller first: it fixes the control dimension.
         var controller: Graph? = nil
         var controllerPath: String? = nil
+        var interface = ControllerInterface()
         var m = 0
         if let ct = try section("controller") {
             guard let model = ct["model"]?.string else { throw fail("[controller] model", "missing (path of the ONNX file)") }
-            // Not read yet: ignoring a scale or an offset would analyse another closed loop than the file's.
-            for key in ["inputs", "output_scale", "output_offset"] where ct[key] != nil {
-                throw fail("[controller] \(key)", "is not supported yet; fold it into the model's first or last layer")
-            }
             let path = resolve(model)
             do { controller = try ONNXImporter.load(path: path).graph } catch { throw SystemError("\(file): [controller] model: \(error)") }
             controllerPath = path
             m = controller?.outputSize ?? 0
+            interface.scale = try vector(ct, "controller", "output_scale", count: m)
+            interface.offset = try vector(ct, "controller", "output_offset", count: m)
             uMin = try vector(ct, "controller", "u_min", count: m)
             uMax = try vector(ct, "controller", "u_max", count: m)
             if let lo = uMin, let hi = uMax, let bad = lo.indices.first(where: { lo[$0] > hi[$0] }) {
@@ -197,8 +213,20 @@ public struct SystemDescription: Sendable {
             throw fail("[plant] type", "must be \"linear\", \"network\", \"discrete\" or \"ode\", not \"\(kind)\"")
         }
         let n = stateCount
-        if let c = controller, c.inputSize != n {
-            throw fail("[controller] model", "takes \(c.inputSize) inputs; the state has \(n)")
+        if let inputs = try section("controller")?["inputs"] {
+            guard let names = plant.stateNames, let constants = plant.constants else {
+                throw fail("[controller] inputs", "needs named states (a plant of type \"ode\" or \"discrete\")")
+            }
+            interface.inputMap = try ControllerInterface.inputMap(inputs, states: names, constants: constants,
+                                                                  file: file)
+        }
+        if let c = controller {
+            let wanted = interface.inputMap?.weight.rows ?? n
+            guard c.inputSize == wanted else {
+                let what = interface.inputMap == nil ? "the state has \(n)" : "[controller] inputs gives \(wanted)"
+                throw fail("[controller] model", "takes \(c.inputSize) inputs; \(what)")
+            }
+            self.controller = try interface.folded(c, stateCount: n)
         }
         // An ODE plant's disturbances are named (held over a period); others add one per state.
         var ode: ODEPlant? = nil

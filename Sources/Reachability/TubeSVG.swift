@@ -11,6 +11,10 @@ public enum TubeSVG {
             xs += [s.lower[i], s.upper[i]]
             ys += [s.lower[j], s.upper[j]]
         }
+        for (lo, hi) in periodBoxes(tube) where lo[i].isFinite && hi[i].isFinite && lo[j].isFinite && hi[j].isFinite {
+            xs += [lo[i], hi[i]]
+            ys += [lo[j], hi[j]]
+        }
         for tr in trajectories { for x in tr { xs.append(x[i]); ys.append(x[j]) } }
         // Bring axis-aligned unsafe boundaries nearby into view, so the margin shows.
         if let dataX0 = xs.min(), let dataX1 = xs.max(), let dataY0 = ys.min(), let dataY1 = ys.max() {
@@ -53,6 +57,12 @@ public enum TubeSVG {
             out += "<polyline points=\"" + tr.map { "\(f(px($0[i]))),\(f(py($0[j])))" }.joined(separator: " ")
                 + "\" fill=\"none\" stroke=\"#7f8c8d\" stroke-opacity=\"0.35\" stroke-width=\"0.8\"/>\n"
         }
+        // ODE plants: the box over each period (dashed), under the sample-time boxes.
+        for (lo, hi) in periodBoxes(tube) where lo[i].isFinite && hi[i].isFinite && lo[j].isFinite && hi[j].isFinite {
+            out += "<rect x=\"\(f(px(lo[i])))\" y=\"\(f(py(hi[j])))\" width=\"\(f(px(hi[i]) - px(lo[i])))\" "
+                + "height=\"\(f(py(lo[j]) - py(hi[j])))\" fill=\"none\" stroke=\"#8e44ad\" stroke-opacity=\"0.6\" "
+                + "stroke-dasharray=\"4 3\"/>\n"
+        }
         for s in tube.steps where s.lower[i].isFinite && s.upper[i].isFinite {
             let colour = s.safe ? "#2980b9" : "#e67e22"
             out += "<rect x=\"\(f(px(s.lower[i])))\" y=\"\(f(py(s.upper[j])))\" width=\"\(f(px(s.upper[i]) - px(s.lower[i])))\" "
@@ -69,9 +79,14 @@ public enum TubeSVG {
         }
         out += "<text x=\"\(f(width / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\">x\(i)</text>\n"
         out += "<text x=\"14\" y=\"\(f(height / 2))\" transform=\"rotate(-90 14 \(f(height / 2)))\" text-anchor=\"middle\">x\(j)</text>\n"
-        out += "<text x=\"\(margin)\" y=\"20\">verdict: \(tube.verdict.rawValue)\(tube.firstUnsafeStep.map { ", first non-safe step \($0)" } ?? "") — boxes: certified reach sets; grey: simulated trajectories; red: unsafe</text>\n"
+        out += "<text x=\"\(margin)\" y=\"20\">verdict: \(tube.verdict.rawValue)\(tube.firstUnsafeStep.map { ", first non-safe step \($0)" } ?? "") — boxes: certified reach sets\(periodBoxes(tube).isEmpty ? "" : " (dashed: over each period)"); grey: simulated trajectories; red: unsafe</text>\n"
         out += "</svg>\n"
         return out
+    }
+
+    /// The boxes over the periods (ODE plants; none for others).
+    static func periodBoxes(_ tube: ReachTube) -> [([Double], [Double])] {
+        tube.steps.compactMap { s in s.intervalLower.flatMap { lo in s.intervalUpper.map { (lo, $0) } } }
     }
 
     /// Sutherland–Hodgman clip of a convex polygon by a·x + b·y ≤ c.

@@ -14,7 +14,10 @@ struct BenchReach: ParsableCommand {
         Scripts/make_reach_fixtures.py) and each strategy and intermediate-bound method, prints
         the full-tube time cold and warm (the initial box moved by 10% of its radius, as a
         new sensor reading would), iterations, and the last step's width over the exact width.
-        Also prints the Reach-LP error metric on the double integrator (5 steps, [2.5,3]x[-0.25,0.25]).
+        Also prints the Reach-LP error metric on the double integrator (5 steps, [2.5,3]x[-0.25,0.25]),
+        and for each ODE example (Tests/Fixtures/ode) the tube cold and warm, tight and certify-first
+        (the daemon's default: CROWN's tube when it proves every step safe), its verdict, and the
+        width over the simulated hull per step.
 
         Example:
           reachguard bench-reach
@@ -22,6 +25,8 @@ struct BenchReach: ParsableCommand {
 
     @Option(help: "Folder of the reach fixtures.") var fixtures: String = "Tests/Fixtures/reach"
     @Option(help: "Repetitions per timing (the best is kept).") var repetitions: Int = 5
+    @Option(help: "Folder of the ODE fixtures (scipy envelopes, from Scripts/make_ode_examples.py).")
+    var odeFixtures: String = "Tests/Fixtures/ode"
 
     struct Fixture: Decodable {
         struct Range: Decodable { let lower: [Double]; let upper: [Double] }
@@ -115,6 +120,7 @@ struct BenchReach: ParsableCommand {
                 Output.line(String(format: "Reach-LP setting (double integrator, 5 steps, one-shot, LP intermediates): error %.3f, cold %.2f ms, warm (box moved 0.001) %.2f ms",
                                    (area - trueArea) / trueArea, cold * 1000, warm * 1000))
             }
+            try odeRows()
         }
     }
 }

@@ -111,14 +111,14 @@ final class DaemonHarness {
 
     init(deadlineMs: Double = 50, heartbeatMs: Double = 100, environment: [String: String] = [:], name: String,
          sensorBind: Bool = true, controller: String? = nil, extra: String = "",
-         inProcess configure: ((Daemon) -> Void)? = nil) throws {
+         example: String = "double_integrator", inProcess configure: ((Daemon) -> Void)? = nil) throws {
         self.sensorBind = sensorBind
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rgd-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("reachguardd.toml").path
         try Self.configuration(directory: directory, deadlineMs: deadlineMs, heartbeatMs: heartbeatMs,
-                               sensorBind: sensorBind, controller: controller, extra: extra)
+                               sensorBind: sensorBind, controller: controller, extra: extra, example: example)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         if let configure {
             for (k, v) in environment {
@@ -152,11 +152,12 @@ final class DaemonHarness {
         if sensorBind { try sensor.connect(sensorEndpoint) } else { try sensor.bind(sensorEndpoint) }
     }
 
-    /// The double integrator's system file with [monitor] and [zmq] on ipc:// endpoints in `directory`.
+    /// An example's system file (Config/<example>) with [monitor] and [zmq] on ipc:// endpoints in `directory`.
     static func configuration(directory: URL, deadlineMs: Double, heartbeatMs: Double, sensorBind: Bool,
-                              controller: String?, extra: String) throws -> String {
-        let source = try String(contentsOf: repositoryRoot.appendingPathComponent("Config/double_integrator/system.toml"), encoding: .utf8)
-        let model = controller ?? repositoryRoot.path + "/Config/double_integrator/controller.onnx"
+                              controller: String?, extra: String, example: String) throws -> String {
+        let folder = repositoryRoot.appendingPathComponent("Config/\(example)")
+        let source = try String(contentsOf: folder.appendingPathComponent("system.toml"), encoding: .utf8)
+        let model = controller ?? folder.path + "/controller.onnx"
         let system = source.components(separatedBy: "# --- reachguardd")[0]
             .replacingOccurrences(of: "model = \"controller.onnx\"", with: "model = \"\(model)\"")
         return system + """

@@ -1,9 +1,11 @@
 import Foundation
 import XCTest
 import Bounds
+import LinearAlgebra
+import Network
 @testable import Reachability
 
-/// Envelopes of closed-loop ODE trajectories from Scripts/make_ode_examples.py
+/// Envelopes of closed-loop ODE trajectories from Scripts/make_ode_examples.py and make_unicycle_example.py
 /// (scipy DOP853 at rtol 1e-10, zero-order hold): at the samples and over a
 /// grid inside every period.
 struct ODEFixture: Decodable {
@@ -108,6 +110,9 @@ final class ODEReachTests: XCTestCase {
         a.settings.maxIterations = 300
         let tube = try a.run(initial: Interval(lower: [0.19, -0.02], upper: [0.21, 0.02]))
         XCTAssertEqual(tube.verdict, .safe)
+        // The picture draws each period's box (dashed) besides the sample-time boxes.
+        let svg = TubeSVG.render(tube, system: sys, trajectories: [], dims: (0, 1))
+        XCTAssertEqual(svg.components(separatedBy: "stroke-dasharray").count - 1, 10)
         let always = base + "\n[[safety.unsafe]]\nH = [[-1.0, 0.0]]\nh = [-0.15]\n"
         var b = try ReachAnalysis(system: try SystemDescription.parse(text: always, file: "a.toml", directory: dir),
                                   horizon: 10, intermediates: .crown)
@@ -124,14 +129,71 @@ final class ODEReachTests: XCTestCase {
         }
     }
 
-    /// Controller keys not read yet are refused, naming the key, rather than ignored.
-    func testControllerScalingIsRefusedUntilSupported() throws {
+    /// [controller] inputs, output_scale and output_offset: the loop's control equals
+    /// clip(s ⊙ net(P x + q) + o) with the network evaluated on its own (the raw ONNX
+    /// import) and P, q, s, o written out by hand; the tube of the rescaled loop is
+    /// sound against its own samples.
+    func testControllerInputsAndOutputScaling() throws {
         let dir = repository.appendingPathComponent("Config/pendulum").path
         let base = try String(contentsOfFile: dir + "/system.toml", encoding: .utf8)
-        let text = base.replacingOccurrences(of: "model = \"controller.onnx\"",
-                                             with: "model = \"controller.onnx\"\noutput_offset = [-10.0]")
-        XCTAssertThrowsError(try SystemDescription.parse(text: text, file: "s.toml", directory: dir)) { e in
-            XCTAssertTrue("\(e)".contains("s.toml: [controller] output_offset"), "\(e)")
+        let keys = "model = \"controller.onnx\"\ninputs = [\"2*th - om/4\", \"-(om + 0.1) * g/9.81\"]\n"
+            + "output_scale = [0.5]\noutput_offset = [0.25]"
+        let text = base.replacingOccurrences(of: "model = \"controller.onnx\"", with: keys)
+        let sys = try SystemDescription.parse(text: text, file: "s.toml", directory: dir)
+        let raw = try ONNXImporter.load(path: dir + "/controller.onnx").graph
+        let loop = try ClosedLoop(sys, steps: 1)
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<50 {
+            let th = rng.unit() - 0.5, om = 2 * rng.unit() - 1
+            let net = raw.evaluate([2 * th - om / 4, -(om + 0.1)])[0]
+            let expected = min(2, max(-2, 0.5 * net + 0.25))
+            XCTAssertEqual(loop.control([th, om])[0], expected, accuracy: 1e-12)
+        }
+        var a = try ReachAnalysis(system: sys, horizon: 4, intermediates: .crown)
+        a.settings.maxIterations = 200
+        let box = Interval(lower: [0.05, -0.05], upper: [0.07, -0.03])
+        let tube = try a.run(initial: box)
+        XCTAssertEqual(tube.steps.count, 5)
+        for k in 0..<20 {
+            let x0 = [0.05 + 0.02 * Double(k % 5) / 4, -0.05 + 0.02 * Double(k / 5) / 3]
+            let run = a.loop.simulateFlow(x0, disturbances: []) { _, _ in }
+            for (t, x) in run.states.enumerated() {
+                for i in 0..<2 {
+                    XCTAssertGreaterThanOrEqual(x[i], tube.steps[t].lower[i] - 1e-9, "t=\(t)")
+                    XCTAssertLessThanOrEqual(x[i], tube.steps[t].upper[i] + 1e-9, "t=\(t)")
+                }
+            }
+        }
+    }
+
+    /// Each way an input map or a scaling can be wrong is refused, naming the key.
+    func testControllerInterfaceErrors() throws {
+        let dir = repository.appendingPathComponent("Config/pendulum").path
+        let base = try String(contentsOfFile: dir + "/system.toml", encoding: .utf8)
+        let cases: [(String, String)] = [
+            ("inputs = [\"th*om\", \"om\"]", "[controller] inputs[0]: \"th*om\" is not affine"),
+            ("inputs = [\"sin(th)\", \"om\"]", "[controller] inputs[0]: \"sin(th)\" is not affine"),
+            ("inputs = [\"th\"]", "[controller] model: takes 2 inputs; [controller] inputs gives 1"),
+            ("inputs = [\"th\", \"x7\"]", "[controller] inputs[1]: column 1: unknown name \"x7\""),
+            ("inputs = [\"th\", 3]", "[controller] inputs[1]: must be a string"),
+            ("inputs = \"th\"", "[controller] inputs: must be a non-empty array"),
+            ("inputs = [\"th/0\", \"om\"]", "[controller] inputs[0]: \"th/0\" has a coefficient that is not finite"),
+            ("output_scale = [1.0, 2.0]", "[controller] output_scale"),
+            ("output_offset = [\"a\"]", "[controller] output_offset"),
+        ]
+        for (key, message) in cases {
+            let text = base.replacingOccurrences(of: "model = \"controller.onnx\"",
+                                                 with: "model = \"controller.onnx\"\n" + key)
+            XCTAssertThrowsError(try SystemDescription.parse(text: text, file: "s.toml", directory: dir), key) { e in
+                XCTAssertTrue("\(e)".hasPrefix("s.toml: "), "\(e)")
+                XCTAssertTrue("\(e)".contains(message), "\(key): \(e)")
+            }
+        }
+        let linear = repository.appendingPathComponent("Config/double_integrator").path
+        let di = try String(contentsOfFile: linear + "/system.toml", encoding: .utf8)
+            .replacingOccurrences(of: "model = \"controller.onnx\"", with: "model = \"controller.onnx\"\ninputs = [\"x\"]")
+        XCTAssertThrowsError(try SystemDescription.parse(text: di, file: "l.toml", directory: linear)) { e in
+            XCTAssertTrue("\(e)".contains("[controller] inputs: needs named states"), "\(e)")
         }
     }
 
