@@ -115,6 +115,25 @@ initial_lower = [-0.02, -0.02, -0.05]
 initial_upper = [0.02, 0.02, 0.05]
 '''
 
+# The daemon's file leaves the goal out: "in the goal at step N of the look-ahead" holds for one
+# start time only, while the monitor re-asks it at every message. It keeps the obstacle.
+MONITOR_HEADER = """# The unicycle of system.toml for reachguardd: the obstacle only, over a 1 s look-ahead
+# from every sensed state (the goal at the horizon is for `reachguard reach` from the start).
+"""
+
+
+def write_tomls(folder):
+    """system.toml (goal and obstacle, for reach) and monitor.toml (obstacle and daemon sections)."""
+    body = TOML[TOML.index("[plant]"):]
+    common, rest = body.split("# Goal ", 1)
+    goal, tail = rest.split("[sensor]", 1)
+    sensor, daemon = ("[sensor]" + tail).split("# --- reachguardd", 1)
+    with open(os.path.join(folder, "system.toml"), "w") as fh:
+        fh.write(TOML[:TOML.index("[plant]")] + common + "# Goal " + goal + sensor.rstrip() + "\n")
+    with open(os.path.join(folder, "monitor.toml"), "w") as fh:
+        fh.write(MONITOR_HEADER + "\n" + common + sensor + "# --- reachguardd" + daemon)
+
+
 # (label, lower, upper): straight at the start, and displaced up and turned toward the obstacle.
 CASES = [
     ("start", [-0.01, -0.01, -0.02], [0.01, 0.01, 0.02]),
@@ -185,8 +204,7 @@ def main():
     os.makedirs(folder, exist_ok=True)
     params = train(rng)
     export(params, os.path.join(folder, "controller.onnx"), name="unicycle_controller")
-    with open(os.path.join(folder, "system.toml"), "w") as fh:
-        fh.write(TOML)
+    write_tomls(folder)
     near, domain = law_states(rng, 300), rng.uniform(DOMAIN_LO, DOMAIN_HI, (4000, 3))
     domain = domain[~inside_obstacle(domain, margin=0.02)]
     for name, probe in (("near the law's runs", near), ("over the domain", domain)):

@@ -306,10 +306,17 @@ public struct ReachAnalysis: Sendable {
                                                 count: &count)
             intermediateWorkspaces = wss
             for t in 1...horizon {
-                var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: loop.stateNodes[t], columns: o.c.cols)
-                let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: o.c, quick: quick,
-                                           clock: clock, count: &count)
-                stepWorkspaces[t] = ws
+                let target = loop.stateNodes[t]
+                let values: [Double]
+                if quick {
+                    values = crownStep(solver, p, bounds: bounds, target: target, objectives: o.c)
+                } else {
+                    var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: target,
+                                                                                            columns: o.c.cols)
+                    values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: o.c, clock: clock,
+                                           count: &count)
+                    stepWorkspaces[t] = ws
+                }
                 let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
                 steps.append(step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period))
             }
@@ -328,10 +335,16 @@ public struct ReachAnalysis: Sendable {
                 let bounds = try intermediateBounds(s, p, method: method, workspaces: &wss, clock: clock,
                                                     count: &count)
                 recursiveIntermediates[t] = wss
-                var ws = stepWorkspaces.removeValue(forKey: t) ?? s.makeWorkspace(target: one.stateNodes[1], columns: o.c.cols)
-                let values = try solveStep(s, p, bounds: bounds, workspace: &ws, objectives: o.c, quick: quick,
-                                           clock: clock, count: &count)
-                stepWorkspaces[t] = ws
+                let values: [Double]
+                if quick {
+                    values = crownStep(s, p, bounds: bounds, target: one.stateNodes[1], objectives: o.c)
+                } else {
+                    var ws = stepWorkspaces.removeValue(forKey: t) ?? s.makeWorkspace(target: one.stateNodes[1],
+                                                                                       columns: o.c.cols)
+                    values = try solveStep(s, p, bounds: bounds, workspace: &ws, objectives: o.c, clock: clock,
+                                           count: &count)
+                    stepWorkspaces[t] = ws
+                }
                 let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
                 let st = step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period)
                 steps.append(st)
@@ -356,17 +369,22 @@ public struct ReachAnalysis: Sendable {
         return bounds
     }
 
-    /// One step's objective values; `quick`: CROWN's bound only (a solve with no time starts no iteration).
+    /// One step's objective values by the splitting solver (certified dual bounds, at least CROWN's).
     func solveStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], workspace: inout Workspace,
-                   objectives c: Matrix, quick: Bool, clock: TubeClock, count: inout StepCount) throws -> [Double] {
+                   objectives c: Matrix, clock: TubeClock, count: inout StepCount) throws -> [Double] {
         var s = settings
-        s.deadline = quick ? 0 : clock.remaining
+        s.deadline = clock.remaining
         let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &workspace, settings: s)
-        if !quick {
-            count.warm = count.warm || sol.warm
-            count.iterations += sol.iterations
-        }
+        count.warm = count.warm || sol.warm
+        count.iterations += sol.iterations
         return sol.lower
+    }
+
+    /// CROWN's certified bound of a step's objectives: the solver's own start, without
+    /// the primal candidates and the scaled problem it builds for iterating.
+    func crownStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], target: Int,
+                   objectives c: Matrix) -> [Double] {
+        solver.dual.evaluate(target: target, objectives: c, box: p.box, bounds: bounds, rule: .crown).lower
     }
 
     /// Exact lower bounds of each objective column over a box (for step 0).
