@@ -86,6 +86,56 @@ final class ValidatedIntegrationTests: XCTestCase {
         }
     }
 
+    struct FlowFixture: Decodable {
+        struct Path: Decodable { let start: [Double]; let states: [[Double]] }
+        let states: [String]
+        let field: [String]
+        let constants: [String: Double]
+        let box: [[Double]]
+        let period: Double
+        let periods: Int
+        let grid: Int
+        let paths: [Path]
+    }
+
+    /// The pendulum with its input held, against scipy's DOP853 at rtol 1e-12
+    /// (Scripts/make_flow_fixture.py): 49 starts of the box, at each period's end and
+    /// at 20 times inside it. The slack is scipy's own error, far below the enclosures' widths.
+    func testPendulumAgainstScipy() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/flow/pendulum.json")
+        let fx = try JSONDecoder().decode(FlowFixture.self, from: Data(contentsOf: url))
+        let names = Set(fx.states).union(fx.constants.keys)
+        let integrator = TaylorIntegrator(states: fx.states, field: try parse(fx.field, names))
+        let fixed = fx.constants.mapValues { Span($0, $0) }
+        var x = fx.box.map { Span($0[0], $0[1]) }
+        let slack = 1e-10
+        for k in 0..<fx.periods {
+            let e = try XCTUnwrap(integrator.period(x, fixed: fixed, length: fx.period, substeps: 2), "period \(k)")
+            for path in fx.paths {
+                for s in 0...fx.grid {
+                    let v = path.states[k * fx.grid + s]
+                    for i in v.indices {
+                        XCTAssertTrue(e.whole[i].lower - slack <= v[i] && v[i] <= e.whole[i].upper + slack,
+                                      "t=\(k).\(s) x\(i): \(v[i]) outside \(e.whole[i])")
+                    }
+                }
+                let end = path.states[(k + 1) * fx.grid]
+                for i in end.indices {
+                    XCTAssertTrue(e.end[i].lower - slack <= end[i] && end[i] <= e.end[i].upper + slack,
+                                  "end of period \(k) x\(i): \(end[i]) outside \(e.end[i])")
+                }
+            }
+            // Tight too: the end box within 1.2 times the sampled hull (the box's corners are among the starts).
+            for i in x.indices {
+                let values = fx.paths.map { $0.states[(k + 1) * fx.grid][i] }
+                let hull = (values.max() ?? 0) - (values.min() ?? 0)
+                XCTAssertLessThanOrEqual(e.end[i].width, 1.2 * hull, "period \(k) x\(i)")
+            }
+            x = e.end
+        }
+    }
+
     func testAnInputHeldOverThePeriod() throws {
         // x' = u with u ∈ [0.9, 1.1] held: x(t) = x0 + u t.
         let f = try parse(["u"], ["x", "u"])
