@@ -8,8 +8,19 @@ public enum IntermediateBounds {
     /// `refine(w, bounds)`, called before node w, may return a new input box: it may
     /// only change inputs that no node before w reads (an ODE step's remainder,
     /// bounded from the states before it).
+    /// `stops(w)`: the nodes where w's back-substitution may stop (see `DualBound.evaluate`).
     public static func crown(_ graph: Graph, box initialBox: Interval, dual: DualBound? = nil, extra: Set<Int> = [],
+                             stops: ((Int) -> Set<Int>)? = nil,
                              refine: ((Int, [Interval]) -> Interval?)? = nil) -> [Interval] {
+        crownWithRelaxations(graph, box: initialBox, dual: dual, extra: extra, stops: stops, refine: refine).bounds
+    }
+
+    /// `crown`, also returning every activation's relaxed sets over the bounds found
+    /// (for further CROWN passes over the same bounds, which need not rebuild them).
+    public static func crownWithRelaxations(_ graph: Graph, box initialBox: Interval, dual: DualBound? = nil,
+                                            extra: Set<Int> = [], stops: ((Int) -> Set<Int>)? = nil,
+                                            refine: ((Int, [Interval]) -> Interval?)? = nil)
+        -> (bounds: [Interval], relaxations: Relaxations) {
         let evaluator = dual ?? DualBound(graph: graph)
         var box = initialBox
         var bounds = IBP.bounds(graph, box: box)
@@ -39,11 +50,12 @@ public enum IntermediateBounds {
                     crowned.insert(w)
                     if isSelection(a, of: crowned) { continue }
                     bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
-                                                                        evaluator: evaluator, relaxations: sets))
+                                                                        evaluator: evaluator, relaxations: sets,
+                                                                        stops: stops?(w) ?? []))
                 }
             }
         }
-        return bounds
+        return (bounds, sets)
     }
 
     /// Whether every row of `a` is c·v_j + b for one node v already bounded by CROWN: then
@@ -69,7 +81,8 @@ public enum IntermediateBounds {
     /// times the chunk (never n²) for wide convolutional layers.
     /// `relaxations`: the sets of the activations below w, when the caller keeps them.
     public static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
-                                   chunk: Int = 128, relaxations: Relaxations? = nil) -> Interval {
+                                   chunk: Int = 128, relaxations: Relaxations? = nil,
+                                   stops: Set<Int> = []) -> Interval {
         let n = evaluator.graph.nodes[w].size
         var lower = [Double](repeating: -.infinity, count: n)
         var upper = [Double](repeating: .infinity, count: n)
@@ -82,7 +95,7 @@ public enum IntermediateBounds {
                 c[start + j, count + j] = -1
             }
             let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown,
-                                       relaxations: relaxations)
+                                       relaxations: relaxations, stops: stops)
             for j in 0..<count {
                 lower[start + j] = r.lower[j]
                 upper[start + j] = -r.lower[count + j]

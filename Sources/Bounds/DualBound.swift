@@ -64,9 +64,11 @@ public struct DualBound: Sendable {
 
     /// `objectives` is n_target × K: column k asks for min c_kᵀ y_target.
     /// `relaxations` are the sets for `bounds` when the caller has built them.
+    /// `stops`: nodes whose bounds stand in for everything below them (a truncated back-substitution:
+    /// a coefficient reaching one is bounded over that node's box, as the input's is over the box).
     public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
                          rule: MultiplierRule = .crown, keepActivationCoefficients: Bool = false,
-                         relaxations: Relaxations? = nil) -> Result {
+                         relaxations: Relaxations? = nil, stops: Set<Int> = []) -> Result {
         let k = objectives.cols
         // Internal invariants: targets are the output of a normalized graph or a
         // pre-activation node, both affine (the objective's multiplier is −c there).
@@ -91,6 +93,12 @@ public struct DualBound: Sendable {
                 sums.addBox(g, box)
             case .affine(let a):
                 let n = node.size
+                // No coefficient here nor on its activation: nothing to send down (the terms would be 0).
+                if acc[w] == nil && (activationOf[w].map { acc[$0] == nil } ?? true) { continue }
+                if w != target, let g = acc[w], activationOf[w] == nil, stops.contains(w) {
+                    sums.addBox(g, bounds[w])
+                    continue
+                }
                 let base = acc[w] ?? Matrix(rows: n, cols: k)
                 var h: Matrix
                 if let r = activationOf[w], r <= target, live[r], case .product = graph.nodes[r].operation {
@@ -237,6 +245,7 @@ struct DualSums {
         for c in 0..<g.cols {
             for i in 0..<g.rows {
                 let gi = g[i, c]
+                if gi == 0 { continue }   // 0·∞ would be NaN where a stop's bound is unbounded
                 let t = gi >= 0 ? gi * box.lower[i] : gi * box.upper[i]
                 value[c] += t
                 absConstant[c] += abs(t)
