@@ -20,7 +20,9 @@ struct ControllerInterface {
     static func inputMap(_ value: TOMLValue, states: [String], constants: [String: Double],
                          file: String) throws -> (weight: Matrix, bias: [Double]) {
         func fail(_ key: String, _ m: String) -> SystemError { SystemError("\(file): [controller] \(key): \(m)") }
-        guard let list = value.array, !list.isEmpty else { throw fail("inputs", "must be a non-empty array of expressions") }
+        guard let list = value.array, !list.isEmpty else {
+            throw fail("inputs", "must be a non-empty array of expressions")
+        }
         let names = Set(states).union(constants.keys)
         var weight = Matrix(rows: list.count, cols: states.count)
         var bias = [Double](repeating: 0, count: list.count)

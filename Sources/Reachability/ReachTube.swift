@@ -60,7 +60,12 @@ public enum TubeMethod: String, Sendable {
 
 /// A reach analysis that cannot bound a step: the verdict is `unknown`, with the reason.
 struct NoEnclosure: Error, CustomStringConvertible {
-    let description: String
+    var description: String
+    /// The steps before the failure, whose sets are sound: the states' CROWN boxes of a
+    /// one-shot loop (computed before the failing remainder), or a recursive tube's steps.
+    var boxes: [Interval] = []
+    var steps: [ReachStep] = []
+    var prepared: ReachAnalysis.PreparedInput? = nil
 }
 
 /// Reachability of a closed loop from an initial box, keeping the solver
@@ -147,7 +152,10 @@ public struct ReachAnalysis: Sendable {
 
     /// The input box with every remainder of an ODE loop bounded (by CROWN on the
     /// states before it); the plain input box for other plants.
-    func prepare(_ x0: Interval, loop: ClosedLoop) throws -> PreparedInput {
+    /// `firstStep`: the step the loop starts at (recursive tubes), for the failure's message.
+    /// `truncated`: intermediate passes stop `intermediateDepth` periods back (the quick certificate).
+    func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
+                 truncated: Bool = false) throws -> PreparedInput {
         var p = PreparedInput(box: inputBox(x0, loop: loop))
         guard let ode = loop.ode else { return p }
         let w = disturbanceSpans
@@ -155,14 +163,17 @@ public struct ReachAnalysis: Sendable {
         p.wholes = p.starts
         p.controls = [[Span]](repeating: [], count: loop.steps)
         var failure: String? = nil
+        var failedPeriod = 0
         let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
+        let stops = truncated ? Self.stops(loop) : nil
         var (crown, sets) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, extra: extra,
-                                                                     stops: Self.stops(loop)) { v, bounds in
+                                                                     stops: stops) { v, bounds in
             guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
             let x = bounds[loop.substepNodes[t][j]].spans
             let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
             guard let r = ode.remainder(x, inputs: u, disturbances: w) else {
-                failure = Self.enclosureFailure(ode, x, u, w, period: t, substep: j)
+                failure = Self.enclosureFailure(ode, x, u, w, period: firstStep + t, substep: j)
+                failedPeriod = t
                 return nil
             }
             p.wholes[t].append(r.whole)
@@ -175,7 +186,11 @@ public struct ReachAnalysis: Sendable {
             }
             return p.box
         }
-        if let failure { throw NoEnclosure(description: failure) }
+        if let failure {
+            // States up to the failing period were bounded with every remainder before them.
+            let boxes = (0..<failedPeriod).map { crown[loop.stateNodes[$0 + 1]] }
+            throw NoEnclosure(description: failure, boxes: boxes, prepared: p)
+        }
         crown[0] = p.box
         p.crown = crown
         p.relaxations = sets
@@ -208,6 +223,10 @@ public struct ReachAnalysis: Sendable {
                                  substep j: Int) -> String {
         let env = ode.integrator.environment(x, ode.fixed(inputs: u, disturbances: w))
         let place = "step \(t + 1), sub-step \(j + 1) of \(ode.substeps)"
+        if x.contains(where: { !$0.lower.isFinite || !$0.upper.isFinite }) {
+            return "\(place): the state's box is unbounded (the tube has lost the state); "
+                + "no set is claimed past step \(t)"
+        }
         if let i = ode.dynamics.indices.first(where: { ode.dynamics[$0].interval(env) == nil }) {
             return "\(place): [plant] dynamics[\(i)] leaves its domain (a divisor or a sqrt argument reaches 0) "
                 + "over this box; no set is claimed"
@@ -245,19 +264,37 @@ public struct ReachAnalysis: Sendable {
         var count = StepCount()
         var method = TubeMethod.admm
         do {
-            let prepared = strategy == .oneShot ? try prepare(initial, loop: loop) : nil
-            if certifyFirst {
-                let quick = try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: true,
+            if certifyFirst, let quick = try quickSteps(from: steps[0], initial: initial, objectives: objectives,
+                                                        clock: clock, count: &count) {
+                method = .crown
+                steps += quick
+            } else {
+                let prepared = strategy == .oneShot ? try prepare(initial, loop: loop) : nil
+                // Next rung: CROWN with its passes to the input (a one-shot loop's prepare made them).
+                var crown: [ReachStep] = []
+                if certifyFirst, strategy == .oneShot {
+                    crown = try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: true,
                                           objectives: objectives, clock: clock, count: &count)
-                if quick.allSatisfy(\.safe) { method = .crown; steps += quick }
-            }
-            if method == .admm {
-                steps += try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: false,
-                                       objectives: objectives, clock: clock, count: &count)
+                }
+                if !crown.isEmpty && crown.allSatisfy(\.safe) {
+                    method = .crown
+                    steps += crown
+                } else {
+                    steps += try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: false,
+                                           objectives: objectives, clock: clock, count: &count)
+                }
             }
         } catch let failure as NoEnclosure {
-            // No sound set past here: the verdict cannot be `safe`.
-            var tube = ReachTube(steps: steps, verdict: .unknown, firstUnsafeStep: steps.count,
+            // No sound set past here: the verdict cannot be `safe`. The steps before it are kept.
+            steps += failure.steps
+            for box in failure.boxes {
+                let t = steps.count
+                let period = failure.prepared.flatMap { periodBox($0, period: t - 1, solved: steps[t - 1], loop: loop) }
+                steps.append(step(t: t, values: boxValues(box, objectives.c), rows: objectives.rows,
+                                  unsafeCounts: objectives.unsafeCounts, period: period))
+            }
+            let first = steps.first(where: { !$0.safe })?.t ?? steps.count
+            var tube = ReachTube(steps: steps, verdict: .unknown, firstUnsafeStep: first,
                                  counterexample: nil, iterations: count.iterations, seconds: 0, warm: count.warm)
             tube.note = failure.description
             if let (trajectory, t) = falsify(initial) {
@@ -288,6 +325,20 @@ public struct ReachAnalysis: Sendable {
         }
         tube.seconds = clock.elapsed
         return tube
+    }
+
+    /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`), when it
+    /// proves every step safe; nil otherwise, also when it loses the state (full passes may not).
+    mutating func quickSteps(from first: ReachStep, initial: Interval, objectives: Objectives, clock: TubeClock,
+                             count: inout StepCount) throws -> [ReachStep]? {
+        do {
+            let prepared = strategy == .oneShot ? try prepare(initial, loop: loop, truncated: true) : nil
+            let quick = try tubeSteps(from: first, initial: initial, prepared: prepared, quick: true,
+                                      objectives: objectives, clock: clock, count: &count)
+            return quick.allSatisfy(\.safe) ? quick : nil
+        } catch is NoEnclosure {
+            return nil
+        }
     }
 
     /// Iterations and warm starts summed over a tube's solves.
@@ -346,7 +397,13 @@ public struct ReachAnalysis: Sendable {
             guard let one = stepLoop else { throw SystemError("no one-step loop") }
             var current = initial
             for t in 1...horizon {
-                let p = try prepare(current, loop: one)
+                let p: PreparedInput
+                do { p = try prepare(current, loop: one, firstStep: t - 1, truncated: quick) }
+                catch var failure as NoEnclosure {
+                    failure.steps = Array(steps.dropFirst())
+                    failure.boxes = []
+                    throw failure
+                }
                 if stepSolvers[t] == nil {
                     stepSolvers[t] = try SplittingSolver(graph: one.graph,
                                                          scaling: p.crown ?? IntermediateBounds.crown(one.graph,

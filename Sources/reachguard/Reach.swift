@@ -18,6 +18,10 @@ struct Reach: ParsableCommand {
           reachguard reach Config/double_integrator/system.toml --state 2.75,0 --radius 0.25,0.25 --json
           reachguard reach Config/double_integrator/system.toml --box box.json --svg tube.svg
           reachguard reach Config/quadrotor/system.toml --state 0,0,1,0,0,0 --strategy recursive
+          reachguard reach Config/unicycle/system.toml --state 0,0,0 --certify-first
+
+        With --certify-first the tube is CROWN's when CROWN alone proves every step safe
+        (`method`: crown in --json), else the splitting solver's (`method`: admm).
         """)
 
     @Argument(help: "The system description (TOML).") var system: String
@@ -29,6 +33,8 @@ struct Reach: ParsableCommand {
     @Option(help: "Intermediate bounds: lp, crown or ibp (default: [reach] intermediates, else lp).") var intermediates: String?
     @Option(help: "Write an SVG picture of the tube to this file.") var svg: String?
     @Option(help: "The two state coordinates the SVG shows, e.g. 0,1.") var plotDims: String = "0,1"
+    @Flag(help: "Stop at CROWN's tube when it proves every step safe (the daemon's default; faster, looser sets).")
+    var certifyFirst = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -78,6 +84,7 @@ struct Reach: ParsableCommand {
             }
             var analysis = try ReachAnalysis(system: sys, horizon: horizon, strategy: strat, intermediates: inter)
             analysis.settings.applyDiagnosticEnvironment()
+            analysis.certifyFirst = certifyFirst
             let tube = try analysis.run(initial: initial)
             if let svg {
                 let dims = try OptionCheck.indices(plotDims, "--plot-dims")
@@ -95,6 +102,7 @@ struct Reach: ParsableCommand {
                     "first_unsafe_step": tube.firstUnsafeStep.map { $0 as Any } ?? NSNull(),
                     "seconds": tube.seconds, "iterations": tube.iterations,
                     "strategy": analysis.strategy.rawValue, "intermediates": analysis.intermediates.rawValue,
+                    "method": tube.method.rawValue,
                     "steps": tube.steps.map { s -> [String: Any] in
                         var o: [String: Any] = ["t": s.t, "lower": s.lower, "upper": s.upper, "directions": s.directions,
                                                 "bounds": s.bounds, "safe": s.safe,

@@ -26,6 +26,26 @@ final class ReachCLITests: XCTestCase {
         XCTAssertTrue(text.contains("<polygon"), "the unsafe set")
     }
 
+    /// The unicycle's goal and obstacle from its start: safe by CROWN alone with --certify-first
+    /// (the JSON says so), safe by the splitting solver without it; both draw each period's box.
+    func testCertifyFirstOnTheUnicycle() throws {
+        for (flag, method) in [("--certify-first", "crown"), ("", "admm")] {
+            let svg = FileManager.default.temporaryDirectory.appendingPathComponent("uni-\(getpid()).svg").path
+            let args = ["reach", "Config/unicycle/system.toml", "--state", "0,0,0", "--json", "--svg", svg]
+            let r = try runCLI(args + (flag.isEmpty ? [] : [flag]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            guard let obj = jsonObject(r.stdout), let steps = obj["steps"] as? [[String: Any]] else {
+                return XCTFail(r.stdout)
+            }
+            XCTAssertEqual(obj["verdict"] as? String, "safe", flag)
+            XCTAssertEqual(obj["method"] as? String, method, flag)
+            XCTAssertEqual(steps.count, 11)
+            XCTAssertEqual(steps.dropFirst().filter { $0["interval_lower"] is [Double] }.count, 10)
+            let text = try String(contentsOfFile: svg, encoding: .utf8)
+            XCTAssertEqual(text.components(separatedBy: "stroke-dasharray").count - 1, 10, "a box per period")
+        }
+    }
+
     func testReachRejectsBadStateAndRadius() throws {
         let a = try runCLI(["reach", "Config/double_integrator/system.toml", "--state", "1,2,3"])
         XCTAssertEqual(a.status, 1)

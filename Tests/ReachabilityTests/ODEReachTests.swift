@@ -197,6 +197,42 @@ final class ODEReachTests: XCTestCase {
         }
     }
 
+    /// A late blow-up (x' = x² from [0.1, 0.12], x(t) = x0/(1 − x0 t), 1 s periods: the
+    /// a-priori enclosure of a period from x needs x ≤ 1/4, reached near step 5): both
+    /// strategies keep the steps before it, which hold the closed-form flow, and say where the tube ends.
+    func testALateBlowUpKeepsTheStepsBeforeIt() throws {
+        let text = """
+        [plant]
+        type = "ode"
+        states = ["x"]
+        dynamics = ["x^2"]
+        period = 1.0
+        [reach]
+        horizon = 8
+        substeps = 1
+        [[safety.unsafe]]
+        H = [[-1.0]]
+        h = [-100.0]
+        """
+        let sys = try SystemDescription.parse(text: text, file: "late.toml", directory: ".")
+        for strategy in [SystemDescription.Strategy.oneShot, .recursive] {
+            var a = try ReachAnalysis(system: sys, strategy: strategy, intermediates: .crown)
+            let tube = try a.run(initial: Interval(lower: [0.1], upper: [0.12]))
+            let kept = tube.steps.count
+            XCTAssertEqual(tube.verdict, .unknown, "\(strategy)")
+            XCTAssertTrue((4...7).contains(kept), "\(strategy): \(kept) steps kept")
+            XCTAssertEqual(tube.firstUnsafeStep, kept, "\(strategy)")
+            XCTAssertTrue(tube.note?.hasPrefix("step \(kept), sub-step 1 of 1") ?? false, tube.note ?? "no note")
+            for s in tube.steps.dropFirst() {
+                XCTAssertTrue(s.safe, "\(strategy) t=\(s.t)")
+                for x0 in stride(from: 0.1, through: 0.12, by: 0.005) {
+                    let x = x0 / (1 - x0 * Double(s.t))
+                    XCTAssertTrue(s.lower[0] <= x && x <= s.upper[0], "\(strategy) t=\(s.t): \(x)")
+                }
+            }
+        }
+    }
+
     /// A step too long for the dynamics gives `unknown` with the reason, never a set.
     func testNoEnclosureIsUnknown() throws {
         let text = """
