@@ -44,8 +44,9 @@ public enum IntermediateBounds {
                 bounds[w] = bounds[u].products
                 sets.addProduct(node: u, bounds: bounds[u])
             case .affine(let a):
-                // Refresh IBP from the (possibly tightened) inputs.
+                // Refresh IBP from the (possibly tightened) inputs, final from here on.
                 bounds[w] = IBP.affine(a, bounds)
+                sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
                 if pre.contains(w) {
                     crowned.insert(w)
                     if isSelection(a, of: crowned) { continue }

@@ -74,7 +74,9 @@ public struct DualBound: Sendable {
         // pre-activation node, both affine (the objective's multiplier is −c there).
         precondition(graph.isAffine(target), "the target must be an affine node (use Graph.normalized())")
         precondition(objectives.rows == graph.nodes[target].size, "objective rows must match the target node")
-        let live = graph.ancestorMask(of: target)
+        // The ancestors, to build only their sets. Given the sets, they are not needed: a node
+        // gets a coefficient only from a node above it that had one, so the others are skipped.
+        let live = relaxations == nil ? graph.ancestorMask(of: target) : nil
         let sets = relaxations ?? Relaxations(graph: graph, bounds: bounds, live: live)
         var acc = [Matrix?](repeating: nil, count: graph.nodes.count)
         acc[target] = objectives
@@ -82,7 +84,7 @@ public struct DualBound: Sendable {
         var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
         var activationCoefficients: [Int: Matrix] = [:]
 
-        for w in stride(from: target, through: 0, by: -1) where live[w] {
+        for w in stride(from: target, through: 0, by: -1) where live?[w] ?? true {
             let node = graph.nodes[w]
             switch node.operation {
             case .elementwise, .product:
@@ -101,13 +103,15 @@ public struct DualBound: Sendable {
                 }
                 let base = acc[w] ?? Matrix(rows: n, cols: k)
                 var h: Matrix
-                if let r = activationOf[w], r <= target, live[r], case .product = graph.nodes[r].operation {
+                if let r = activationOf[w], r <= target, live?[r] ?? (acc[r] != nil),
+                   case .product = graph.nodes[r].operation {
                     let set = sets.products[w] ?? Relaxations.productSets(bounds: bounds[w])
                     let gp = acc[r] ?? Matrix(rows: graph.nodes[r].size, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gp }
                     h = productCoefficient(w: w, base: base, gp: gp, sets: set, rule: rule)
                     sums.addProductMinimum(base: base, h: h, gp: gp, sets: set)
-                } else if let r = activationOf[w], r <= target, live[r], let e = graph.nodes[r].operation.elementwise {
+                } else if let r = activationOf[w], r <= target, live?[r] ?? (acc[r] != nil),
+                          let e = graph.nodes[r].operation.elementwise {
                     // A set the caller did not build is built here: never skipped (that would drop the term).
                     let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
@@ -126,13 +130,30 @@ public struct DualBound: Sendable {
                     var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
                     term.map.applyTranspose(h, into: &target, beta: acc[u] == nil ? 0 : 1)
                     acc[u] = target
-                    sums.addPropagation(absH, absoluteWeights[w][j], bounds[u])
+                    if let wr = sets.propagation[w]?[j] {
+                        sums.addPropagation(absH, weighted: wr)
+                    } else {
+                        sums.addPropagation(absH, absoluteWeights[w][j], bounds[u])
+                    }
                 }
             }
         }
         let (lower, margin) = sums.bound()
         return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients,
                       activationCoefficients: activationCoefficients)
+    }
+
+    /// |W|·max|bounds|, the weights of a term's rounding margin.
+    static func propagationWeights(_ absW: LinearMap, _ inputBounds: Interval) -> [Double] {
+        var wr = [Double](repeating: 0, count: absW.rows)
+        absW.apply(inputBounds.magnitudes, into: &wr)
+        return wr
+    }
+
+    /// Every term's margin weights of node w, over bounds that are final for its inputs.
+    public func propagationWeights(of w: Int, bounds: [Interval]) -> [[Double]] {
+        guard case .affine(let a) = graph.nodes[w].operation else { return [] }
+        return a.terms.enumerated().map { j, t in Self.propagationWeights(absoluteWeights[w][j], bounds[t.input]) }
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
@@ -294,9 +315,12 @@ struct DualSums {
 
     /// Rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u).
     mutating func addPropagation(_ absH: Matrix, _ absW: LinearMap, _ inputBounds: Interval) {
+        addPropagation(absH, weighted: DualBound.propagationWeights(absW, inputBounds))
+    }
+
+    /// The same with wr = |W|·max|input bounds| given.
+    mutating func addPropagation(_ absH: Matrix, weighted wr: [Double]) {
         let n = absH.rows
-        var wr = [Double](repeating: 0, count: n)
-        absW.apply(inputBounds.magnitudes, into: &wr)
         var m = [Double](repeating: 0, count: absH.cols)
         BLAS.gemv(absH, wr, into: &m, transpose: true)
         let g = Rounding.gamma(n + 2)

@@ -7,6 +7,9 @@ public struct Relaxations: Sendable {
     public var sets: [Int: [RelaxedSet]] = [:]
     /// Each product's McCormick tetrahedra, keyed by its input node (holding x then y).
     public var products: [Int: [ProductSet]] = [:]
+    /// Per affine node and term, |W|·max|bounds of the term's input|: the rounding margin's
+    /// weights, which depend on the bounds only (kept by a pass that makes many CROWN passes).
+    public var propagation: [Int: [[Double]]] = [:]
 
     public init() {}
 
