@@ -272,7 +272,7 @@ public struct ReachAnalysis: Sendable {
                 let prepared = strategy == .oneShot ? try prepare(initial, loop: loop) : nil
                 // Next rung: CROWN with its passes to the input (a one-shot loop's prepare made them).
                 var crown: [ReachStep] = []
-                if certifyFirst, strategy == .oneShot {
+                if certifyFirst, truncates {
                     crown = try tubeSteps(from: steps[0], initial: initial, prepared: prepared, quick: true,
                                           objectives: objectives, clock: clock, count: &count)
                 }
@@ -332,7 +332,7 @@ public struct ReachAnalysis: Sendable {
     mutating func quickSteps(from first: ReachStep, initial: Interval, objectives: Objectives, clock: TubeClock,
                              count: inout StepCount) throws -> [ReachStep]? {
         do {
-            let prepared = strategy == .oneShot ? try prepare(initial, loop: loop, truncated: true) : nil
+            let prepared = strategy == .oneShot ? try prepare(initial, loop: loop, truncated: truncates) : nil
             let quick = try tubeSteps(from: first, initial: initial, prepared: prepared, quick: true,
                                       objectives: objectives, clock: clock, count: &count)
             return quick.allSatisfy(\.safe) ? quick : nil
@@ -340,6 +340,9 @@ public struct ReachAnalysis: Sendable {
             return nil
         }
     }
+
+    /// Whether the quick rung's passes stop short of the input (else it is the full CROWN rung).
+    var truncates: Bool { strategy == .oneShot && horizon > Self.intermediateDepth }
 
     /// Iterations and warm starts summed over a tube's solves.
     struct StepCount {
