@@ -15,11 +15,14 @@ struct BenchMonitor: ParsableCommand {
 
         Example:
           reachguard bench-monitor --config Config/quadrotor/system.toml --count 10000
+          reachguard bench-monitor --config Config/double_integrator/system.toml --jumps
         """)
 
     @Option(help: "The daemon's configuration file.") var config: String
     @Option(help: "Messages.") var count: Int = 10_000
     @Flag(help: "Solve each message cold (no warm start), for comparison.") var cold = false
+    @Flag(help: "Every message a new random state of the [simulate] box (a jump), not a trajectory.")
+    var jumps = false
 
     func validate() throws {
         try OptionCheck.count(count, "--count", in: 1...OptionCheck.maximumCount)
@@ -32,6 +35,7 @@ struct BenchMonitor: ParsableCommand {
             let core = try MonitorCore(configuration: c)
             _ = try core.selfCheck()
             var sim = try SensorSimulator(system: c.system, topic: c.sensorTopic, seed: 3)
+            if jumps { sim.restartEvery = 1 }
             var latencies: [Double] = []
             latencies.reserveCapacity(count)
             var verdicts: [String: Int] = [:]

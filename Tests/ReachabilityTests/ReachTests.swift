@@ -217,3 +217,20 @@ final class ReachTests: XCTestCase {
         XCTAssertThrowsError(try TOMLParser.parse("x = [1, 2\n")) { XCTAssertTrue("\($0)".contains("array")) }
     }
 }
+
+/// A jump of the sensed state (the centre moved by more than the radius) starts the
+/// solves cold; a step along the trajectory keeps them warm.
+final class WarmStartGuardTests: XCTestCase {
+    func testAJumpStartsCold() throws {
+        let path = repository.appendingPathComponent("Config/double_integrator/system.toml").path
+        var a = try ReachAnalysis(system: try SystemDescription.load(path: path), intermediates: .crown)
+        func box(_ x: Double, _ v: Double) -> Interval {
+            Interval(lower: [x - 0.05, v - 0.05], upper: [x + 0.05, v + 0.05])
+        }
+        _ = try a.run(initial: box(2.0, 0.0))
+        XCTAssertTrue(try a.run(initial: box(2.03, 0.01)).warm, "a step within the radius stays warm")
+        XCTAssertFalse(try a.run(initial: box(0.5, 0.3)).warm, "a jump starts cold")
+        XCTAssertTrue(ReachAnalysis.jumped(from: box(0, 0), to: box(0.06, 0)))
+        XCTAssertFalse(ReachAnalysis.jumped(from: box(0, 0), to: box(0.05, -0.05)))
+    }
+}
