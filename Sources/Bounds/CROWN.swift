@@ -27,8 +27,6 @@ public enum IntermediateBounds {
         let pre = Set(graph.preActivationNodes).union(extra)
         // Each activation's sets are built once, when its input's bounds are final.
         var sets = Relaxations()
-        // Nodes whose bounds are CROWN's (or the box): a selection of one of them needs no pass.
-        var crowned: Set<Int> = [0]
         for (w, node) in graph.nodes.enumerated() {
             if let refine, let b = refine(w, bounds) {
                 box = b
@@ -48,8 +46,7 @@ public enum IntermediateBounds {
                 bounds[w] = IBP.affine(a, bounds)
                 sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
                 if pre.contains(w) {
-                    crowned.insert(w)
-                    if isSelection(a, of: crowned) { continue }
+                    if isSelection(a, of: pre) { continue }
                     bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
                                                                         evaluator: evaluator, relaxations: sets,
                                                                         stops: stops?(w) ?? []))
@@ -59,11 +56,12 @@ public enum IntermediateBounds {
         return (bounds, sets)
     }
 
-    /// Whether every row of `a` is c·v_j + b for one node v already bounded by CROWN: then
-    /// the interval of `a` over v's bounds is CROWN's bound of it (the same objective, scaled),
-    /// as in the Taylor maps, which read single states (measured: a third of the pendulum's passes).
-    static func isSelection(_ a: Affine, of crowned: Set<Int>) -> Bool {
-        guard a.terms.count == 1, crowned.contains(a.terms[0].input) else { return false }
+    /// Whether every row of `a` is c·v_j + b for one node v bounded by CROWN before it (the box,
+    /// or one of `pre`, each CROWN's or itself such a selection): then the interval of `a` over
+    /// v's bounds is CROWN's bound of it (the same objective, scaled), as in the Taylor maps,
+    /// which read single states (measured: a third of the pendulum's passes).
+    static func isSelection(_ a: Affine, of pre: Set<Int>) -> Bool {
+        guard a.terms.count == 1, a.terms[0].input == 0 || pre.contains(a.terms[0].input) else { return false }
         switch a.terms[0].map {
         case .diagonal: return true
         case .dense(let m):

@@ -266,10 +266,8 @@ public struct ReachAnalysis: Sendable {
     /// `budget`: seconds for the whole tube. Past it every remaining solve stops
     /// at once with the best certified bound it has (at least CROWN's).
     public mutating func run(initial: Interval, budget: Double? = nil) throws -> ReachTube {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let base = settings
-        defer { settings = base }
-        let clock = TubeClock(start: start, budget: budget, deadline: base.deadline)
+        let clock = TubeClock(start: DispatchTime.now().uptimeNanoseconds, budget: budget,
+                              deadline: settings.deadline)
         _ = try initial.validatedAsBox(dimension: system.stateCount, name: "initial set")
         if let old = previousInitial, Self.jumped(from: old, to: initial) { resetWarmState() }
         previousInitial = initial
@@ -280,12 +278,13 @@ public struct ReachAnalysis: Sendable {
         var count = StepCount()
         var method = TubeMethod.admm
         do {
+            var reusable: PreparedInput? = nil
             if certifyFirst, let quick = try quickSteps(from: steps[0], initial: initial, objectives: objectives,
-                                                        clock: clock, count: &count) {
+                                                        clock: clock, count: &count, prepared: &reusable) {
                 method = .crown
                 steps += quick
             } else {
-                let prepared = strategy == .oneShot ? try prepare(initial, loop: loop) : nil
+                let prepared = try reusable ?? (strategy == .oneShot ? prepare(initial, loop: loop) : nil)
                 // Next rung: CROWN with its passes to the input (a one-shot loop's prepare made them).
                 var crown: [ReachStep] = []
                 if certifyFirst, truncates {
@@ -344,15 +343,17 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`), when it
-    /// proves every step safe; nil otherwise, also when it loses the state (full passes may not).
+    /// proves every step safe; nil otherwise, also when it loses the state where fuller passes may
+    /// not. `prepared`: the one-shot input when it was not truncated, for the rungs after this one.
     mutating func quickSteps(from first: ReachStep, initial: Interval, objectives: Objectives, clock: TubeClock,
-                             count: inout StepCount) throws -> [ReachStep]? {
+                             count: inout StepCount, prepared reusable: inout PreparedInput?) throws -> [ReachStep]? {
         do {
             let prepared = strategy == .oneShot ? try prepare(initial, loop: loop, truncated: truncates) : nil
+            if !truncates { reusable = prepared }
             let quick = try tubeSteps(from: first, initial: initial, prepared: prepared, quick: true,
                                       objectives: objectives, clock: clock, count: &count)
             return quick.allSatisfy(\.safe) ? quick : nil
-        } catch is NoEnclosure {
+        } catch is NoEnclosure where truncates || strategy == .recursive {
             return nil
         }
     }
@@ -398,17 +399,8 @@ public struct ReachAnalysis: Sendable {
                                                 count: &count)
             intermediateWorkspaces = wss
             for t in 1...horizon {
-                let target = loop.stateNodes[t]
-                let values: [Double]
-                if quick {
-                    values = crownStep(solver, p, bounds: bounds, target: target, objectives: o.c)
-                } else {
-                    var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: target,
-                                                                                            columns: o.c.cols)
-                    values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: o.c, clock: clock,
-                                           count: &count)
-                    stepWorkspaces[t] = ws
-                }
+                let values = try stepValues(solver, p, bounds: bounds, step: t, target: loop.stateNodes[t],
+                                            objectives: o.c, quick: quick, clock: clock, count: &count)
                 let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
                 steps.append(step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period))
             }
@@ -433,16 +425,8 @@ public struct ReachAnalysis: Sendable {
                 let bounds = try intermediateBounds(s, p, method: method, workspaces: &wss, clock: clock,
                                                     count: &count)
                 recursiveIntermediates[t] = wss
-                let values: [Double]
-                if quick {
-                    values = crownStep(s, p, bounds: bounds, target: one.stateNodes[1], objectives: o.c)
-                } else {
-                    var ws = stepWorkspaces.removeValue(forKey: t) ?? s.makeWorkspace(target: one.stateNodes[1],
-                                                                                       columns: o.c.cols)
-                    values = try solveStep(s, p, bounds: bounds, workspace: &ws, objectives: o.c, clock: clock,
-                                           count: &count)
-                    stepWorkspaces[t] = ws
-                }
+                let values = try stepValues(s, p, bounds: bounds, step: t, target: one.stateNodes[1],
+                                            objectives: o.c, quick: quick, clock: clock, count: &count)
                 let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
                 let st = step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period)
                 steps.append(st)
@@ -452,11 +436,23 @@ public struct ReachAnalysis: Sendable {
         return Array(steps.dropFirst())
     }
 
+    /// Step t's objective values: CROWN's bound (`quick`), else the solver's from step t's warm workspace.
+    mutating func stepValues(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], step t: Int,
+                             target: Int, objectives c: Matrix, quick: Bool, clock: TubeClock,
+                             count: inout StepCount) throws -> [Double] {
+        if quick { return crownStep(solver, p, bounds: bounds, target: target, objectives: c) }
+        var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: target, columns: c.cols)
+        let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: c, clock: clock,
+                                   count: &count)
+        stepWorkspaces[t] = ws
+        return values
+    }
+
     /// CROWN's intermediates are those `prepare` already computed for an ODE loop (the
     /// same pass over the same box), so they are not recomputed.
     func intermediateBounds(_ solver: SplittingSolver, _ p: PreparedInput, method: IntermediateMethod,
-                                     workspaces: inout [Int: Workspace], clock: TubeClock,
-                                     count: inout StepCount) throws -> [Interval] {
+                            workspaces: inout [Int: Workspace], clock: TubeClock,
+                            count: inout StepCount) throws -> [Interval] {
         if method == .crown, let crown = p.crown { return crown }
         var stats = IntermediateStatistics()
         var s = settings
