@@ -35,21 +35,25 @@ final class ODEReachTests: XCTestCase {
     /// scipy's own error at rtol 1e-10 over a second is far below this.
     static let integrationSlack = 1e-8
 
-    /// Every example: each step's set holds the scipy envelope at the sample
-    /// time, and each period's box holds it over the whole period; the
-    /// examples are certified safe, and the last step is within 1.5× the
-    /// simulated hull's width.
+    /// Every example, tight and certify-first: each step's set holds the scipy
+    /// envelope at the sample time, and each period's box holds it over the whole
+    /// period; the examples are certified safe, and the last step is within 1.5×
+    /// the simulated hull's width.
     func testTubesContainScipyTrajectories() throws {
         let fixtures = try ODEFixture.all()
         XCTAssertGreaterThanOrEqual(fixtures.count, 2)
         for fx in fixtures {
             let sys = try SystemDescription.load(path: repository.appendingPathComponent(fx.system).path)
-            for cs in fx.cases {
+            // Tight (the solver's tube) and certify-first (CROWN's, truncated passes included,
+            // as the daemon publishes it).
+            for cs in fx.cases { for certifyFirst in [false, true] {
                 var analysis = try ReachAnalysis(system: sys, horizon: cs.horizon, strategy: .oneShot,
                                                  intermediates: .crown)
                 analysis.settings.maxIterations = 300
+                analysis.certifyFirst = certifyFirst
                 let tube = try analysis.run(initial: Interval(lower: cs.box.lower, upper: cs.box.upper))
-                let name = "\(fx.name)/\(cs.label)"
+                let name = "\(fx.name)/\(cs.label)" + (certifyFirst ? " certify-first" : "")
+                XCTAssertEqual(tube.method, certifyFirst ? .crown : .admm, name)
                 XCTAssertNil(tube.note, name)
                 XCTAssertEqual(tube.verdict, .safe, name)
                 XCTAssertEqual(tube.steps.count, cs.horizon + 1, name)
@@ -71,7 +75,7 @@ final class ODEReachTests: XCTestCase {
                         XCTAssertLessThanOrEqual(ratio, 1.5, "\(name) x\(i): last step \(ratio)× the simulated hull")
                     }
                 }
-            }
+            } }
         }
     }
 
