@@ -40,11 +40,15 @@ struct BenchMonitor: ParsableCommand {
             latencies.reserveCapacity(count)
             var verdicts: [String: Int] = [:]
             let rssStart = Self.residentKiB()
+            let counter = AllocationCounter()
+            var hotAllocations: UInt64 = 0
             let start = DispatchTime.now().uptimeNanoseconds
             for i in 0..<count {
                 let (frames, _) = sim.next(stamp: Double(i) * 0.01)
                 guard case .success(let m) = core.decoder.decode(frames) else { continue }
+                let before = counter?.count() ?? 0
                 let v = core.process(m)
+                if i >= AllocationCounter.warmUp { hotAllocations += (counter?.count() ?? 0) - before }
                 latencies.append(v["latency_ms"] as? Double ?? .nan)
                 verdicts[v["verdict"] as? String ?? "?", default: 0] += 1
                 if isatty(2) != 0 && i % 1000 == 0 { FileHandle.standardError.write(Data("\rbench-monitor: \(i)/\(count)".utf8)) }
@@ -58,7 +62,18 @@ struct BenchMonitor: ParsableCommand {
                                config, count, seconds, Double(count) / seconds, p(0.5), p(0.99), sorted.last ?? .nan,
                                c.deadlineMilliseconds, misses, c.warmStart ? "yes" : "no", rssStart, rssEnd,
                                verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+            Output.line(Self.allocationLine(counter: counter, total: hotAllocations, count: count))
         }
+    }
+
+    static func allocationLine(counter: AllocationCounter?, total: UInt64, count: Int) -> String {
+        guard counter != nil else {
+            return "allocations: not counted (run through Benchmarks/malloc-counter/count.sh)"
+        }
+        let measured = count - AllocationCounter.warmUp
+        guard measured > 0 else { return "allocations: not counted (--count within the warm-up)" }
+        return String(format: "allocations per message (MonitorCore.process, after %d warm-up messages): %.1f",
+                      AllocationCounter.warmUp, Double(total) / Double(measured))
     }
 
     static func residentKiB() -> Int {
@@ -67,5 +82,17 @@ struct BenchMonitor: ParsableCommand {
             return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
         }
         return -1
+    }
+}
+
+/// The heap-allocation counter of Benchmarks/malloc-counter, when it is preloaded.
+struct AllocationCounter {
+    /// Messages left out: the first ones size the workspaces.
+    static let warmUp = 50
+    let count: @convention(c) () -> UInt64
+
+    init?() {
+        guard let symbol = dlsym(nil, "reachguard_malloc_count") else { return nil }
+        count = unsafeBitCast(symbol, to: (@convention(c) () -> UInt64).self)
     }
 }
