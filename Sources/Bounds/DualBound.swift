@@ -34,7 +34,8 @@ public enum MultiplierRule: Sendable {
 public struct DualBound: Sendable {
     public let graph: Graph
     let absoluteWeights: [[LinearMap]]   // |W| per node and term, for the margins
-    let activationOf: [Int: Int]         // pre-activation node -> its activation node
+    let absoluteBias: [[Double]]         // |b| per node, for the margins
+    let activationOf: [Int?]             // pre-activation node -> its activation node (an array: read per node)
 
     /// A primal pre-activation value within this fraction of the interval of an
     /// edge's end is "at a vertex", and its edge's slope is not trusted.
@@ -46,7 +47,13 @@ public struct DualBound: Sendable {
             if case .affine(let a) = node.operation { return a.terms.map { $0.map.magnitude } }
             return []
         }
-        activationOf = graph.activationOf
+        absoluteBias = graph.nodes.map { node in
+            if case .affine(let a) = node.operation { return a.bias.map { abs($0) } }
+            return []
+        }
+        var activation = [Int?](repeating: nil, count: graph.nodes.count)
+        for (w, r) in graph.activationOf { activation[w] = r }
+        activationOf = activation
     }
 
     public struct Result: Sendable {
@@ -116,26 +123,21 @@ public struct DualBound: Sendable {
                     let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = acc[r] ?? Matrix(rows: n, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gy }
-                    let view = SetColumns(set)
+                    let view = sets.columns[w] ?? SetColumns(set)
                     h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, view: view, rule: rule)
                     sums.addSetMinimum(base: base, h: h, gy: gy, sets: set, view: view)
                 } else {
                     if acc[w] == nil { continue }
                     h = base   // free node: eliminated exactly
                 }
-                let absH = h.magnitude
-                sums.addBias(h, absH, a.bias)
-                for (j, term) in a.terms.enumerated() {
+                for term in a.terms {
                     let u = term.input
                     var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
                     term.map.applyTranspose(h, into: &target, beta: acc[u] == nil ? 0 : 1)
                     acc[u] = target
-                    if let wr = sets.propagation[w]?[j] {
-                        sums.addPropagation(absH, weighted: wr)
-                    } else {
-                        sums.addPropagation(absH, absoluteWeights[w][j], bounds[u])
-                    }
                 }
+                let weights = sets.propagation[w] ?? propagationWeights(of: w, bounds: bounds)
+                sums.addAffine(h, bias: a.bias, absoluteBias: absoluteBias[w], propagation: weights)
             }
         }
         let (lower, margin) = sums.bound()
@@ -306,25 +308,41 @@ struct DualSums {
         termCount += 4 * n
     }
 
-    /// The constant hᵀb.
-    mutating func addBias(_ h: Matrix, _ absH: Matrix, _ bias: [Double]) {
-        BLAS.gemv(h, bias, into: &value, transpose: true, beta: 1)
-        BLAS.gemv(absH, bias.map { abs($0) }, into: &absConstant, transpose: true, beta: 1)
-        termCount += h.rows
-    }
-
-    /// Rounding of Wᵀh lands on y_u, bounded by |h|ᵀ(|W| R_u).
-    mutating func addPropagation(_ absH: Matrix, _ absW: LinearMap, _ inputBounds: Interval) {
-        addPropagation(absH, weighted: DualBound.propagationWeights(absW, inputBounds))
-    }
-
-    /// The same with wr = |W|·max|input bounds| given.
-    mutating func addPropagation(_ absH: Matrix, weighted wr: [Double]) {
-        let n = absH.rows
-        var m = [Double](repeating: 0, count: absH.cols)
-        BLAS.gemv(absH, wr, into: &m, transpose: true)
+    /// An affine node's terms in one pass over h: the constant hᵀb, its magnitude |h|ᵀ|b|, and
+    /// the rounding of each Wᵀh landing on its input y_u, bounded by |h|ᵀ(|W| R_u) with
+    /// wr = |W|·max|R_u| per term (`propagation`).
+    mutating func addAffine(_ h: Matrix, bias: [Double], absoluteBias: [Double], propagation: [[Double]]) {
+        let n = h.rows
+        // Internal: the bias, its magnitude and every term's weights have one entry per row of h.
+        precondition(bias.count == n && absoluteBias.count == n && propagation.allSatisfy { $0.count == n })
         let g = Rounding.gamma(n + 2)
-        for c in 0..<absH.cols { propagationMargin[c] += g * m[c] }
+        // One term (a layer) or two (a plant's A x + B u) read their weights directly; more are summed first.
+        let first = propagation.first ?? [Double](repeating: 0, count: n)
+        let second = propagation.count == 2 ? propagation[1]
+            : propagation.count > 2 ? (0..<n).map { i in propagation.dropFirst().reduce(0) { $0 + $1[i] } } : nil
+        h.data.withUnsafeBufferPointer { hp in
+            bias.withUnsafeBufferPointer { b in
+                absoluteBias.withUnsafeBufferPointer { ab in
+                    first.withUnsafeBufferPointer { w1 in
+                        for c in 0..<h.cols {
+                            let o = c * n
+                            var v = 0.0, mag = 0.0, prop = 0.0
+                            for i in 0..<n {
+                                let x = hp[o + i], ax = abs(x)
+                                v += x * b[i]
+                                mag += ax * ab[i]
+                                prop += ax * w1[i]
+                            }
+                            if let second { for i in 0..<n { prop += abs(hp[o + i]) * second[i] } }
+                            value[c] += v
+                            absConstant[c] += mag
+                            propagationMargin[c] += g * prop
+                        }
+                    }
+                }
+            }
+        }
+        termCount += n
     }
 
     func bound() -> (lower: [Double], margin: [Double]) {

@@ -42,10 +42,9 @@ public enum IBP {
             let b = bounds[t.input]
             let c = b.center
             let r = zip(b.lower, b.upper).map { ($1 - $0) / 2 }
-            let absW = t.map.magnitude
             t.map.apply(c, into: &mid, beta: 1)
-            absW.apply(r, into: &rad, beta: 1)
-            absW.apply(b.magnitudes, into: &mag, beta: 1)
+            t.map.applyMagnitude(r, into: &rad)
+            t.map.applyMagnitude(b.magnitudes, into: &mag)
             terms += t.map.cols
         }
         // Rounding: mid, rad and the centre/radius split are each within γ·mag.

@@ -37,6 +37,21 @@ public enum BLAS {
             for j in 0..<n { for i in 0..<m { c[i + j * ldc] = beta == 0 ? 0 : beta * c[i + j * ldc] } }
             return
         }
+        if m * n * k <= SmallKernels.maximumWork, let a, let b, let c {
+            SmallKernels.gemm(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, transposeA: transposeA,
+                              b: b, ldb: ldb, transposeB: transposeB, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        openBLASGemm(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, transposeA: transposeA,
+                     b: b, ldb: ldb, transposeB: transposeB, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// OpenBLAS's dgemm whatever the size (large layers, convolutions, and the crossover benchmark).
+    @inlinable
+    public static func openBLASGemm(m: Int, n: Int, k: Int, alpha: Double,
+                                    a: UnsafePointer<Double>?, lda: Int, transposeA: Bool,
+                                    b: UnsafePointer<Double>?, ldb: Int, transposeB: Bool,
+                                    beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int) {
         cblas_dgemm(CblasColMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,
@@ -59,6 +74,13 @@ public enum BLAS {
         a.data.withUnsafeBufferPointer { pa in
             x.withUnsafeBufferPointer { px in
                 y.withUnsafeMutableBufferPointer { py in
+                    if a.rows * a.cols <= SmallKernels.maximumWork, let ap = pa.baseAddress,
+                       let xp = px.baseAddress, let yp = py.baseAddress {
+                        SmallKernels.gemm(m: outCount, n: 1, k: inCount, alpha: alpha, a: ap, lda: max(1, a.rows),
+                                          transposeA: transpose, b: xp, ldb: inCount, transposeB: false,
+                                          beta: beta, c: yp, ldc: outCount)
+                        return
+                    }
                     cblas_dgemv(CblasColMajor, transpose ? CblasTrans : CblasNoTrans,
                                 blasint(a.rows), blasint(a.cols), alpha,
                                 pa.baseAddress, blasint(max(1, a.rows)),

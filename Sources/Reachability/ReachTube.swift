@@ -88,6 +88,8 @@ public struct ReachAnalysis: Sendable {
     let stepLoop: ClosedLoop?
     var stepSolvers: [Int: SplittingSolver] = [:]
     var recursiveIntermediates: [Int: [Int: Workspace]] = [:]
+    let loopDual: DualBound
+    let stepDual: DualBound?
 
     public init(system: SystemDescription, horizon: Int? = nil, strategy: SystemDescription.Strategy? = nil,
                 intermediates: IntermediateMethod? = nil) throws {
@@ -97,6 +99,8 @@ public struct ReachAnalysis: Sendable {
         self.intermediates = intermediates ?? system.intermediates
         loop = try ClosedLoop(system, steps: self.horizon)
         stepLoop = self.strategy == .recursive ? try ClosedLoop(system, steps: 1) : nil
+        loopDual = DualBound(graph: loop.graph)
+        stepDual = stepLoop.map { DualBound(graph: $0.graph) }
         // IBP's loose triangles leave ADMM circling just above the tolerance (measured on
         // the double integrator: 47,400 iterations for one tube); the relaxation is not
         // tight anyway, so its stalled objectives stop with their certified bounds.
@@ -171,7 +175,13 @@ public struct ReachAnalysis: Sendable {
     func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
                  truncated: Bool = false) throws -> PreparedInput {
         var p = PreparedInput(box: inputBox(x0, loop: loop))
-        guard let ode = loop.ode else { return p }
+        guard let ode = loop.ode else {
+            // No remainders to bound. CROWN's pass over the box is the cheapest rung's intermediates, and
+            // its sets and margin weights serve every step's CROWN bound, so it is made once, here.
+            (p.crown, p.relaxations) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box,
+                                                                               dual: dual(of: loop))
+            return p
+        }
         let w = disturbanceSpans
         p.starts = [[[Span]]](repeating: [], count: loop.steps)
         p.wholes = p.starts
@@ -180,8 +190,8 @@ public struct ReachAnalysis: Sendable {
         var failedPeriod = 0
         let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
         let stops = truncated ? Self.stops(loop) : nil
-        var (crown, sets) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, extra: extra,
-                                                                     stops: stops) { v, bounds in
+        var (crown, sets) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop),
+                                                                     extra: extra, stops: stops) { v, bounds in
             guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
             let x = bounds[loop.substepNodes[t][j]].spans
             let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
@@ -279,10 +289,16 @@ public struct ReachAnalysis: Sendable {
         var method = TubeMethod.admm
         do {
             var reusable: PreparedInput? = nil
-            if certifyFirst, let quick = try quickSteps(from: steps[0], initial: initial, objectives: objectives,
-                                                        clock: clock, count: &count, prepared: &reusable) {
+            let quick = certifyFirst ? try quickSteps(from: steps[0], initial: initial, objectives: objectives,
+                                                      clock: clock, count: &count, prepared: &reusable) : nil
+            if let quick, quick.allSatisfy(\.safe) {
                 method = .crown
                 steps += quick
+            } else if let quick, let hit = falsify(initial, limit: Self.earlyFalsificationSamples) {
+                // A real trajectory into an unsafe set: no tighter rung could prove this state safe,
+                // so the verdict is final and the quick rung's sound tube is published with it.
+                steps += quick
+                return falsifiedTube(steps, hit, count: count, clock: clock)
             } else {
                 let prepared = try reusable ?? (strategy == .oneShot ? prepare(initial, loop: loop) : nil)
                 // Next rung: CROWN with its passes to the input (a one-shot loop's prepare made them).
@@ -323,6 +339,14 @@ public struct ReachAnalysis: Sendable {
         return verdict(steps, initial: initial, count: count, method: method, clock: clock)
     }
 
+    /// The `unsafe` tube of a falsified state, its steps those of the cheapest rung.
+    func falsifiedTube(_ steps: [ReachStep], _ hit: ([[Double]], Int), count: StepCount, clock: TubeClock) -> ReachTube {
+        var tube = ReachTube(steps: steps, verdict: .unsafe, firstUnsafeStep: hit.1, counterexample: hit.0,
+                             iterations: count.iterations, seconds: clock.elapsed, warm: count.warm)
+        tube.method = .crown
+        return tube
+    }
+
     /// Falsification first (a real trajectory beats any bound). A tube certified safe at
     /// every step contains every trajectory, so no simulation can enter an unsafe set: skip it then.
     func verdict(_ steps: [ReachStep], initial: Interval, count: StepCount, method: TubeMethod,
@@ -342,9 +366,9 @@ public struct ReachAnalysis: Sendable {
         return tube
     }
 
-    /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`), when it
-    /// proves every step safe; nil otherwise, also when it loses the state where fuller passes may
-    /// not. `prepared`: the one-shot input when it was not truncated, for the rungs after this one.
+    /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`); nil when
+    /// it loses the state where fuller passes may not. `prepared`: the one-shot input when it was
+    /// not truncated, for the rungs after this one.
     mutating func quickSteps(from first: ReachStep, initial: Interval, objectives: Objectives, clock: TubeClock,
                              count: inout StepCount, prepared reusable: inout PreparedInput?) throws -> [ReachStep]? {
         do {
@@ -352,14 +376,20 @@ public struct ReachAnalysis: Sendable {
             if !truncates { reusable = prepared }
             let quick = try tubeSteps(from: first, initial: initial, prepared: prepared, quick: true,
                                       objectives: objectives, clock: clock, count: &count)
-            return quick.allSatisfy(\.safe) ? quick : nil
+            return quick
         } catch is NoEnclosure where truncates || strategy == .recursive {
             return nil
         }
     }
 
     /// Whether the quick rung's passes stop short of the input (else it is the full CROWN rung).
-    var truncates: Bool { strategy == .oneShot && horizon > Self.intermediateDepth }
+    /// Only an ODE loop's are truncated (`prepare`): a discrete loop's quick rung is the full one.
+    var truncates: Bool { strategy == .oneShot && horizon > Self.intermediateDepth && loop.ode != nil }
+
+    /// The dual evaluator of the one-shot or the one-step loop (its |W| and |b| made once, not per message).
+    func dual(of l: ClosedLoop) -> DualBound {
+        l.steps == loop.steps ? loopDual : stepDual ?? DualBound(graph: l.graph)
+    }
 
     /// Iterations and warm starts summed over a tube's solves.
     struct StepCount {
@@ -442,8 +472,8 @@ public struct ReachAnalysis: Sendable {
                              count: inout StepCount) throws -> [Double] {
         if quick { return crownStep(solver, p, bounds: bounds, target: target, objectives: c) }
         var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: target, columns: c.cols)
-        let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: c, clock: clock,
-                                   count: &count)
+        let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: c,
+                                   targets: decisionTargets(step: t, columns: c.cols), clock: clock, count: &count)
         stepWorkspaces[t] = ws
         return values
     }
@@ -465,13 +495,33 @@ public struct ReachAnalysis: Sendable {
 
     /// One step's objective values by the splitting solver (certified dual bounds, at least CROWN's).
     func solveStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], workspace: inout Workspace,
-                   objectives c: Matrix, clock: TubeClock, count: inout StepCount) throws -> [Double] {
+                   objectives c: Matrix, targets: [Double?]?, clock: TubeClock,
+                   count: inout StepCount) throws -> [Double] {
         var s = settings
         s.deadline = clock.remaining
+        s.targets = targets
         let sol = try solver.solve(objectives: c, box: p.box, bounds: bounds, workspace: &workspace, settings: s)
         count.warm = count.warm || sol.warm
         count.iterations += sol.iterations
         return sol.lower
+    }
+
+    /// Per objective column of step t, the value its verdict turns on (`Settings.targets`), for a monitor
+    /// (`certifyFirst`); nil for `reach`, whose sets should be tight. An unsafe row proves its set disjoint
+    /// once its bound exceeds the row's offset; a row of a set not checked at t, and a template row
+    /// of a one-shot tube without interval-mode sets, decide nothing (their sets are only published).
+    /// Recursive tubes start each step from the last step's box, and interval-mode sets read the
+    /// template rows: those iterate to tolerance as before.
+    func decisionTargets(step t: Int, columns: Int) -> [Double?]? {
+        guard certifyFirst else { return nil }
+        let publishedOnly = strategy == .oneShot && !system.unsafe.contains { $0.mode == .interval }
+        var targets = [Double?](repeating: publishedOnly ? -.infinity : nil, count: system.templateRows.count)
+        for set in system.unsafe {
+            for r in set.h.indices {
+                targets.append(set.mode == .interval ? nil : set.applies(at: t) ? set.bound[r] : -.infinity)
+            }
+        }
+        return targets.count == columns ? targets : nil
     }
 
     /// CROWN's certified bound of a step's objectives: the solver's own start, without
@@ -548,7 +598,8 @@ public struct ReachAnalysis: Sendable {
 
     /// Corners (few states), centre and random initial states, with random
     /// disturbances, simulated exactly; returns a trajectory entering an unsafe set.
-    public func falsify(_ initial: Interval) -> ([[Double]], Int)? {
+    /// `limit`: at most this many random starts (the early pass before the iterative rungs).
+    public func falsify(_ initial: Interval, limit: Int? = nil) -> ([[Double]], Int)? {
         guard !system.unsafe.isEmpty else { return nil }
         var starts: [[Double]] = [initial.center]
         let n = system.stateCount
@@ -558,7 +609,7 @@ public struct ReachAnalysis: Sendable {
             }
         }
         var rng = SplitMix64(seed: 0x0DDBA11)
-        let count = loop.ode == nil ? samples : min(samples, Self.flowSamples)
+        let count = min(loop.ode == nil ? samples : min(samples, Self.flowSamples), limit ?? .max)
         for _ in 0..<count {
             starts.append((0..<n).map { initial.lower[$0] + rng.unit() * (initial.upper[$0] - initial.lower[$0]) })
         }
@@ -579,6 +630,9 @@ public struct ReachAnalysis: Sendable {
         return nil
     }
 
+    /// Random starts of the falsification run between the quick rung and the iterative ones: enough to
+    /// catch a state well inside an unsafe region at a fraction of a solve; the full run comes after.
+    static let earlyFalsificationSamples = 32
     /// Random starts simulated by the adaptive integrator (each costs thousands of field evaluations).
     static let flowSamples = 100
     /// A witness must be inside an unsafe set by its error estimate times this, plus `witnessFloor`.

@@ -24,6 +24,11 @@ public struct Settings: Sendable {
     /// conjugate-gradient solve, and its iteration cap per ADMM iteration.
     public var projectionTolerance: Double = 1e-7
     public var projectionMaxIterations: Int = 100
+    /// Per objective column, the value a caller's decision turns on (a monitor's step is safe when
+    /// the bound exceeds it). A column stops once its certified bound exceeds its target (decided)
+    /// or a point of the relaxation goes below it (then no bound of this relaxation can exceed it,
+    /// and iterating on would only burn the deadline). nil, or a nil entry: iterate to `tolerance`.
+    public var targets: [Double?]? = nil
     /// Called at every certificate check with the first open column's progress
     /// (diagnostics); the library itself never prints.
     public var progress: (@Sendable (Progress) -> Void)? = nil
@@ -63,6 +68,7 @@ public struct Settings: Sendable {
         try require(projectionTolerance.isFinite && projectionTolerance > 0, "projectionTolerance",
                     projectionTolerance, "finite and > 0")
         try require(projectionMaxIterations >= 1, "projectionMaxIterations", projectionMaxIterations, ">= 1")
+        try require(targets?.allSatisfy { !($0?.isNaN ?? false) } ?? true, "targets", "NaN", "not NaN")
     }
 
     /// A year: longer budgets are surely a unit mistake, and nanoseconds past it overflow nothing.
@@ -120,6 +126,8 @@ public struct Solution: Sendable {
     public var projectionIterations: Int = 0
     /// Objectives stopped by the stall rule (their bound certified, the gap above tolerance).
     public var stalledColumns: Int = 0
+    /// Objectives stopped at their `Settings.targets` value (proven above it, or shown unable to be).
+    public var decidedColumns: Int = 0
     public var seconds: Double
     public var stop: StopReason
     public var warm: Bool

@@ -129,13 +129,18 @@ public struct SplittingSolver: Sendable {
         // Internal: objectives are built by our callers from the same target and column count.
         precondition(k == workspace.columns && objectives.rows == graph.nodes[workspace.target].size,
                      "objectives do not match the workspace")
+        if let t = settings.targets, t.count != k {
+            throw .invalidSetting(name: "targets", value: "\(t.count) values", requirement: "one per objective (\(k))")
+        }
         let activeMask = active ?? [Bool](repeating: true, count: k)
         let columns = (0..<k).filter { activeMask[$0] }
         var solution = Solution(columns: k, warm: columns.contains { workspace.solved[$0] })
         if columns.isEmpty { return solution }
         let problem = ScaledProblem(self, objectives: objectives, box: box, bounds: bounds, target: workspace.target)
         var open = crownStart(problem, columns: columns, settings: settings, solution: &solution)
-        if open.allWithin(settings.tolerance) {
+        if open.allWithin(settings.tolerance) || columns.indices.allSatisfy({ j in
+            Self.isDecided(settings.targets, column: columns[j], best: open.best[j], upper: open.upper[j])
+        }) {
             return finishAtCROWN(open, columns: columns, stop: .converged, clock: clock, solution: solution)
         }
         startCold(&workspace, columns: columns.filter { !workspace.solved[$0] }, problem: problem, settings: settings)
@@ -297,6 +302,10 @@ public struct SplittingSolver: Sendable {
             let gap = open.upper[j] - open.best[j]
             if gap <= settings.tolerance * max(1, abs(open.best[j])) {
                 done.append(j)
+            } else if Self.isDecided(settings.targets, column: state.columns[j], best: open.best[j],
+                                     upper: open.upper[j]) {
+                done.append(j)
+                solution.decidedColumns += 1
             } else if open.stall.isStalled(j, gap: gap) {
                 // The best certified bound is kept; iterating on would only burn time.
                 done.append(j)
@@ -304,6 +313,12 @@ public struct SplittingSolver: Sendable {
             }
         }
         return done
+    }
+
+    /// Whether column c's target is settled: its certified bound above it, or a relaxed point below it.
+    static func isDecided(_ targets: [Double?]?, column c: Int, best: Double, upper: Double) -> Bool {
+        guard let t = targets?[c] ?? nil else { return false }
+        return best > t || upper < t
     }
 
     func record(_ finished: [Int], of state: WorkingState, _ open: OpenColumns, residuals: Residuals,

@@ -7,6 +7,7 @@ import Splitting
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Benchmark the solver against HiGHS on the committed LP fixtures (figures, not a test).",
         discussion: """
         Reads Tests/Fixtures/lp/NAME.json (made by Scripts/make_lp_fixtures.py, whose HiGHS

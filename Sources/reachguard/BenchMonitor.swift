@@ -11,7 +11,9 @@ struct BenchMonitor: ParsableCommand {
         Feeds --count simulated states of the closed loop, one after another, through the same
         MonitorCore the daemon uses (decoding, warm-started tube, verdict), and prints the
         sustained rate, latency percentiles, deadline misses and resident memory at the start
-        and the end. Sockets are left out: the daemon's loop adds a receive and a send.
+        and the end. Sockets are left out: the daemon's loop adds a receive and a send
+        (`reachguard soak` measures over sockets). Run through Benchmarks/malloc-counter/count.sh
+        (an LD_PRELOAD counter), it also prints the heap allocations per message after warm-up.
 
         Example:
           reachguard bench-monitor --config Config/quadrotor/system.toml --count 10000

@@ -7,6 +7,7 @@ import Splitting
 
 struct Bound: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bound",
         abstract: "Certified lower and upper bounds of a network's outputs (or of linear objectives) over an input box.",
         discussion: """
         BOX.json is {"lower": [...], "upper": [...]}; a coordinate may be held fixed (lower = upper).

@@ -7,6 +7,7 @@ import Splitting
 
 struct Certify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "certify",
         abstract: "Certified robustness of a classifier: per input, whether its margin stays positive over an L∞ ball.",
         discussion: """
         FILE is JSON: {"images": [[...], ...], "labels": [...], "lower": 0.0, "upper": 1.0}. Each image

@@ -4,6 +4,7 @@ import Network
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Evaluate a model at one input (forward pass).",
         discussion: """
         Example:

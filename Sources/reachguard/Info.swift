@@ -4,6 +4,7 @@ import Network
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Print a model's input and output sizes, layers and parameter count.",
         discussion: """
         Example:

@@ -4,6 +4,7 @@ import Transport
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keygen",
         abstract: "Write a CURVE key pair for the daemon or one of its peers.",
         discussion: """
         Writes DIR/NAME.key (the secret key, 40 Z85 characters, mode 0600) and DIR/NAME.pub

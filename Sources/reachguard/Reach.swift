@@ -7,6 +7,7 @@ import Splitting
 
 struct Reach: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reach",
         abstract: "Certified reachable sets of a closed loop over a horizon, and a safety verdict.",
         discussion: """
         Each step's set is a template polytope {x : D x <= d}; every d_i is a certified upper

@@ -6,6 +6,7 @@ import Transport
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Run the closed loop with sensor noise and publish its states on the sensor endpoint.",
         discussion: """
         Publishes [topic, {"seq", "stamp", "x"}] at --rate per second, binding the configuration's
@@ -60,6 +61,7 @@ struct Simulate: ParsableCommand {
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Subscribe to a running daemon and print one line per message (a supervisor's view).",
         discussion: """
         Example:

@@ -6,6 +6,7 @@ import Transport
 
 struct Soak: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "soak",
         abstract: "Drive a running daemon for a long time and account for every message (a soak run, not a test).",
         discussion: """
         Publishes simulated states at --rate with a fraction of malformed messages, listens to
@@ -13,8 +14,13 @@ struct Soak: ParsableCommand {
         were neither answered nor counted as skipped (must be 0), the daemon's resident memory
         and open file descriptors at the start and the end (--pid), and latency percentiles.
 
+        Latency percentiles are the daemon's own `latency_ms`, leaving out the first --warm-up
+        answers. As a socket-level latency benchmark: --malformed 0, and --jumps for a new random
+        state every message.
+
         Example (Scripts/soak.sh runs it against a fresh daemon):
           reachguard soak --config Config/double_integrator/system.toml --pid 1234 --seconds 600 --rate 100
+          reachguard soak --config Config/double_integrator/system.toml --seconds 20 --malformed 0 --jumps
         """)
 
     @Option(help: "The daemon's configuration file.") var config: String
@@ -22,6 +28,10 @@ struct Soak: ParsableCommand {
     @Option(help: "Seconds to run.") var seconds: Double = 600
     @Option(help: "Messages per second.") var rate: Double = 100
     @Option(help: "Fraction of malformed messages.") var malformed: Double = 0.01
+    @Flag(help: "Every message a new random state of the [simulate] box (a jump), not a trajectory.")
+    var jumps = false
+    @Option(help: "Answered messages left out of the latency percentiles (the daemon's warm-up).")
+    var warmUp: Int = 50
 
     func validate() throws {
         try OptionCheck.seconds(seconds, "--seconds")
@@ -41,6 +51,7 @@ struct Soak: ParsableCommand {
             try sub.connect(c.alertEndpoint)
             Thread.sleep(forTimeInterval: 1)
             var sim = try SensorSimulator(system: c.system, topic: c.sensorTopic, seed: 11)
+            if jumps { sim.restartEvery = 1 }
             func proc(_ field: String) -> Int {
                 guard let pid, let t = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
                 for line in t.split(separator: "\n") where line.hasPrefix(field + ":") {
@@ -62,14 +73,18 @@ struct Soak: ParsableCommand {
             let start = Date()
             var next = Date()
             let period = 1 / rate
+            // Receives until `wait` ms have passed (not per message: a verdict must not restart the
+            // wait, or the sender falls behind and catches up in bursts the daemon counts as skipped).
             func drain(wait: Int) throws {
-                while let f = try sub.receive(timeoutMilliseconds: wait) {
+                let end = Date().addingTimeInterval(Double(wait) / 1000)
+                while let f = try sub.receive(timeoutMilliseconds: max(0, Int(end.timeIntervalSinceNow * 1000))) {
                     guard f.count == 2, let o = try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any] else { continue }
                     if String(decoding: f[0], as: UTF8.self) == "heartbeat" {
                         lastBeat = o
                     } else if let s = (o["seq"] as? NSNumber)?.uint64Value {
                         answered.insert(s)
-                        if let l = o["latency_ms"] as? Double, o["verdict"] as? String != "invalid" { latencies.append(l) }
+                        if let l = o["latency_ms"] as? Double, o["verdict"] as? String != "invalid",
+                           answered.count > warmUp { latencies.append(l) }
                     }
                 }
             }
@@ -90,6 +105,8 @@ struct Soak: ParsableCommand {
                 _ = try pub.send(frames, blocking: false)
                 try drain(wait: 0)
                 next = next.addingTimeInterval(period)
+                // A sender that fell behind (a stall of this process) skips ahead rather than burst.
+                if next.timeIntervalSinceNow < -period { next = Date() }
                 let d = next.timeIntervalSinceNow
                 if d > 0 { try drain(wait: Int(d * 1000)) }
                 if isatty(2) != 0 && sent.count % Int(max(1, rate * 10)) == 0 {

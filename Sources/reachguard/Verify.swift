@@ -6,6 +6,7 @@ import Verification
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Decide a VNN-LIB property: sat (with a counterexample), unsat, unknown or timeout.",
         discussion: """
         The first word on standard output is exactly one of sat, unsat, unknown, timeout, error
