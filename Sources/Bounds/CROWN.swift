@@ -23,7 +23,9 @@ public enum IntermediateBounds {
         -> (bounds: [Interval], relaxations: Relaxations) {
         let evaluator = dual ?? DualBound(graph: graph)
         var box = initialBox
-        var bounds = IBP.bounds(graph, box: box)
+        // Every node's bounds are set below in topological order (IBP first, from its inputs' final bounds).
+        var bounds = [Interval](repeating: Interval(lower: [], upper: []), count: graph.nodes.count)
+        if !bounds.isEmpty { bounds[0] = box }
         let pre = Set(graph.preActivationNodes).union(extra)
         // Each activation's sets are built once, when its input's bounds are final.
         var sets = Relaxations()
@@ -47,7 +49,7 @@ public enum IntermediateBounds {
                 sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
                 if pre.contains(w) {
                     if isSelection(a, of: pre) { continue }
-                    let open = extra.contains(w) ? nil : undecided(w, graph, bounds[w])
+                    let open = extra.contains(w) ? nil : undecided(w, evaluator, bounds[w])
                     bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
                                                                         evaluator: evaluator, relaxations: sets,
                                                                         stops: stops?(w) ?? [], neurons: open))
@@ -62,9 +64,11 @@ public enum IntermediateBounds {
     /// it is the segment's own, so every later bound is the same with either interval, and in the LP its
     /// CROWN bounds are implied by the layers below (a bound of z over their relaxation). Measured: most of
     /// a monitor's passes (quadrotor, radius 0.02) were spent on such neurons.
-    static func undecided(_ w: Int, _ graph: Graph, _ ibp: Interval) -> [Int]? {
-        guard let r = graph.activationOf[w], let e = graph.nodes[r].operation.elementwise else { return nil }
-        return (0..<ibp.count).filter { !e.op.relaxation(lower: ibp.lower[$0], upper: ibp.upper[$0]).isLinear }
+    static func undecided(_ w: Int, _ evaluator: DualBound, _ ibp: Interval) -> [Int]? {
+        guard let r = evaluator.activationOf[w], let e = evaluator.graph.nodes[r].operation.elementwise else {
+            return nil
+        }
+        return (0..<ibp.count).filter { !e.op.isLinear(lower: ibp.lower[$0], upper: ibp.upper[$0]) }
     }
 
     /// Whether every row of `a` is c·v_j + b for one node v bounded by CROWN before it (the box,

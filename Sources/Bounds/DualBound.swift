@@ -132,8 +132,10 @@ public struct DualBound: Sendable {
                 }
                 for term in a.terms {
                     let u = term.input
+                    let fresh = acc[u] == nil
                     var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
-                    term.map.applyTranspose(h, into: &target, beta: acc[u] == nil ? 0 : 1)
+                    acc[u] = nil   // moved out, so that the product writes in place instead of copying
+                    term.map.applyTranspose(h, into: &target, beta: fresh ? 0 : 1)
                     acc[u] = target
                 }
                 let weights = sets.propagation[w] ?? propagationWeights(of: w, bounds: bounds)

@@ -85,7 +85,11 @@ public final class MonitorCore {
             out["margins"] = tube.steps.map { s -> Any in s.margin.map { $0 as Any } ?? NSNull() }
             out["iterations"] = tube.iterations
             out["warm"] = tube.warm
-            let intermediates = tube.method == .crown ? IntermediateMethod.crown : analysis.intermediates
+            let intermediates: IntermediateMethod = switch tube.method {
+            case .ibp: .ibp
+            case .crown: .crown
+            case .admm: analysis.intermediates
+            }
             out["method"] = "\(tube.method.rawValue)/\(analysis.strategy.rawValue)/\(intermediates.rawValue)-intermediates"
             out["error"] = NSNull()
         } catch {

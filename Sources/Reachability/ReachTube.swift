@@ -52,6 +52,8 @@ public struct ReachTube: Sendable {
 }
 
 public enum TubeMethod: String, Sendable {
+    /// Interval bounds alone proved every step safe (`certifyFirst`, discrete one-shot loops).
+    case ibp
     /// CROWN's certificates alone proved every step safe (`certifyFirst`).
     case crown
     /// The splitting solver's dual bounds (to its tolerance, iteration limit or deadline).
@@ -287,6 +289,9 @@ public struct ReachAnalysis: Sendable {
                           unsafeCounts: objectives.unsafeCounts)]
         var count = StepCount()
         var method = TubeMethod.admm
+        if certifyFirst, let ibp = ibpSteps(initial, objectives: objectives), ibp.allSatisfy(\.safe) {
+            return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
+        }
         do {
             var reusable: PreparedInput? = nil
             let quick = certifyFirst ? try quickSteps(from: steps[0], initial: initial, objectives: objectives,
@@ -364,6 +369,16 @@ public struct ReachAnalysis: Sendable {
         }
         tube.seconds = clock.elapsed
         return tube
+    }
+
+    /// The cheapest rung: every state's interval bounds (no back-substitution), for a discrete one-shot
+    /// loop; nil for others (an ODE loop's remainders need `prepare`). Sound like CROWN's, only looser.
+    func ibpSteps(_ initial: Interval, objectives o: Objectives) -> [ReachStep]? {
+        guard strategy == .oneShot, loop.ode == nil else { return nil }
+        let bounds = IBP.bounds(loop.graph, box: inputBox(initial, loop: loop))
+        return (1...horizon).map { t in
+            step(t: t, values: boxValues(bounds[loop.stateNodes[t]], o.c), rows: o.rows, unsafeCounts: o.unsafeCounts)
+        }
     }
 
     /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`); nil when

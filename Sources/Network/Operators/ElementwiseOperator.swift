@@ -12,6 +12,8 @@ public protocol ElementwiseOperator: Sendable, CustomStringConvertible {
     /// A convex polygon holding {(z, f(z)) : l ≤ z ≤ u}, with CROWN's slopes;
     /// called with finite l ≤ u inside the domain (see `relaxation`).
     func relaxedSet(lower l: Double, upper u: Double) -> RelaxedSet
+    /// Whether the relaxed set over [l, u] is a segment (f linear there); the default builds the set.
+    func isLinear(lower l: Double, upper u: Double) -> Bool
     /// Whether f(d·z) = d·f(z) for d > 0 (ReLU, LeakyReLU): the solver then
     /// scales the output like the input and the closed-form projection applies.
     var isPositivelyHomogeneous: Bool { get }
@@ -28,6 +30,7 @@ public protocol ElementwiseOperator: Sendable, CustomStringConvertible {
 
 extension ElementwiseOperator {
     public var isPositivelyHomogeneous: Bool { false }
+    public func isLinear(lower l: Double, upper u: Double) -> Bool { relaxation(lower: l, upper: u).isLinear }
     public func domainViolation(lower l: Double, upper u: Double) -> String? { nil }
 
     public func project(_ p: Double, _ q: Double, onto set: RelaxedSet, weightZ: Double,

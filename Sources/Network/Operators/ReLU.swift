@@ -8,6 +8,11 @@ public struct ReLU: ElementwiseOperator {
 
     @inline(__always) public func value(_ z: Double) -> Double { max(0, z) }
 
+    /// Stable: one piece on finite bounds (as `relaxedSet` makes a segment then).
+    public func isLinear(lower l: Double, upper u: Double) -> Bool {
+        l.isFinite && u.isFinite && l <= u && (l >= 0 || u <= 0)
+    }
+
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (max(0, l), max(0, u))
     }
