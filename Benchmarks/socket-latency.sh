@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 export REACHGUARD_CPU="${REACHGUARD_CPU:-1}"
 for run in "Config/double_integrator/system.toml" "Config/double_integrator/system.toml --jumps" \
-           "Config/quadrotor/system.toml"; do
+           "Config/quadrotor/system.toml" "Config/cartpole_monitor/system.toml"; do
     read -r system flags <<< "$run"
     echo "== $system ${flags:-(trajectories)}"
     # shellcheck disable=SC2086

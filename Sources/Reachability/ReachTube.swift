@@ -115,6 +115,11 @@ public struct ReachAnalysis: Sendable {
     /// Certificate checks without a tenth off the gap before an IBP-intermediate objective stops.
     public static let ibpStallChecks = 50
 
+    /// Runs since the IBP rung last decided one. After it fails, it is tried once every `ibpRetryPeriod`
+    /// runs only: where it never decides (the double integrator) it cost 5% of each message.
+    var ibpMisses = 0
+    static let ibpRetryPeriod = 16
+
     /// The previous run's initial box, to tell a jump from a step of the trajectory.
     var previousInitial: Interval?
 
@@ -289,9 +294,13 @@ public struct ReachAnalysis: Sendable {
                           unsafeCounts: objectives.unsafeCounts)]
         var count = StepCount()
         var method = TubeMethod.admm
-        if certifyFirst, let ibp = ibpSteps(initial, objectives: objectives), ibp.allSatisfy(\.safe) {
-            return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
+        if certifyFirst, ibpMisses % Self.ibpRetryPeriod == 0, let ibp = ibpSteps(initial, objectives: objectives) {
+            if ibp.allSatisfy(\.safe) {
+                ibpMisses = 0
+                return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
+            }
         }
+        if certifyFirst { ibpMisses += 1 }
         do {
             var reusable: PreparedInput? = nil
             let quick = certifyFirst ? try quickSteps(from: steps[0], initial: initial, objectives: objectives,

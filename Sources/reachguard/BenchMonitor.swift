@@ -41,6 +41,7 @@ struct BenchMonitor: ParsableCommand {
             var latencies: [Double] = []
             latencies.reserveCapacity(count)
             var verdicts: [String: Int] = [:]
+            var methods: [String: Int] = [:]
             let rssStart = Self.residentKiB()
             let counter = AllocationCounter()
             var hotAllocations: UInt64 = 0
@@ -53,6 +54,9 @@ struct BenchMonitor: ParsableCommand {
                 if i >= AllocationCounter.warmUp { hotAllocations += (counter?.count() ?? 0) - before }
                 latencies.append(v["latency_ms"] as? Double ?? .nan)
                 verdicts[v["verdict"] as? String ?? "?", default: 0] += 1
+                // The rung that decided: the method's first word (ibp, crown, admm).
+                let method = (v["method"] as? String ?? "?").split(separator: "/").first.map(String.init) ?? "?"
+                methods[method, default: 0] += 1
                 if isatty(2) != 0 && i % 1000 == 0 { FileHandle.standardError.write(Data("\rbench-monitor: \(i)/\(count)".utf8)) }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -64,6 +68,8 @@ struct BenchMonitor: ParsableCommand {
                                config, count, seconds, Double(count) / seconds, p(0.5), p(0.99), sorted.last ?? .nan,
                                c.deadlineMilliseconds, misses, c.warmStart ? "yes" : "no", rssStart, rssEnd,
                                verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+            Output.line("decided by: " + methods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", "))
             Output.line(Self.allocationLine(counter: counter, total: hotAllocations, count: count))
         }
     }
