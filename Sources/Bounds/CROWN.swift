@@ -21,6 +21,17 @@ public enum IntermediateBounds {
                                             extra: Set<Int> = [], stops: ((Int) -> Set<Int>)? = nil,
                                             refine: ((Int, [Interval]) -> Interval?)? = nil)
         -> (bounds: [Interval], relaxations: Relaxations) {
+        var scratch = DualScratch()
+        return crownWithRelaxations(graph, box: initialBox, dual: dual, extra: extra, stops: stops,
+                                    scratch: &scratch, refine: refine)
+    }
+
+    /// The same, its passes' storage kept in `scratch` (the caller's, across calls).
+    public static func crownWithRelaxations(_ graph: Graph, box initialBox: Interval, dual: DualBound?,
+                                            extra: Set<Int>, stops: ((Int) -> Set<Int>)?,
+                                            scratch: inout DualScratch,
+                                            refine: ((Int, [Interval]) -> Interval?)? = nil)
+        -> (bounds: [Interval], relaxations: Relaxations) {
         let evaluator = dual ?? DualBound(graph: graph)
         var box = initialBox
         // Every node's bounds are set below in topological order (IBP first, from its inputs' final bounds).
@@ -52,7 +63,8 @@ public enum IntermediateBounds {
                     let open = extra.contains(w) ? nil : undecided(w, evaluator, bounds[w])
                     bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
                                                                         evaluator: evaluator, relaxations: sets,
-                                                                        stops: stops?(w) ?? [], neurons: open))
+                                                                        stops: stops?(w) ?? [], neurons: open,
+                                                                        scratch: &scratch))
                 }
             }
         }
@@ -98,6 +110,15 @@ public enum IntermediateBounds {
     public static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
                                    chunk: Int = 128, relaxations: Relaxations? = nil,
                                    stops: Set<Int> = [], neurons: [Int]? = nil) -> Interval {
+        var scratch = DualScratch()
+        return crownBounds(of: w, box: box, bounds: bounds, evaluator: evaluator, chunk: chunk,
+                           relaxations: relaxations, stops: stops, neurons: neurons, scratch: &scratch)
+    }
+
+    /// The same, reusing `scratch` across the passes of one bound computation.
+    static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
+                            chunk: Int = 128, relaxations: Relaxations?, stops: Set<Int>, neurons: [Int]?,
+                            scratch: inout DualScratch) -> Interval {
         let n = evaluator.graph.nodes[w].size
         let wanted = neurons ?? Array(0..<n)
         var lower = [Double](repeating: -.infinity, count: n)
@@ -111,7 +132,8 @@ public enum IntermediateBounds {
                 c[wanted[start + j], count + j] = -1
             }
             let r = evaluator.evaluate(target: w, objectives: c, box: box, bounds: bounds, rule: .crown,
-                                       relaxations: relaxations, stops: stops)
+                                       keepActivationCoefficients: false, relaxations: relaxations, stops: stops,
+                                       scratch: &scratch)
             for j in 0..<count {
                 lower[wanted[start + j]] = r.lower[j]
                 upper[wanted[start + j]] = -r.lower[count + j]

@@ -76,6 +76,17 @@ public struct DualBound: Sendable {
     public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval],
                          rule: MultiplierRule = .crown, keepActivationCoefficients: Bool = false,
                          relaxations: Relaxations? = nil, stops: Set<Int> = []) -> Result {
+        var scratch = DualScratch()
+        return evaluate(target: target, objectives: objectives, box: box, bounds: bounds, rule: rule,
+                        keepActivationCoefficients: keepActivationCoefficients, relaxations: relaxations,
+                        stops: stops, scratch: &scratch)
+    }
+
+    /// The same, with the coefficient matrices' storage taken from and left in `scratch` (a pass of many
+    /// CROWN bounds over one graph reuses it instead of allocating a matrix per node and call).
+    public func evaluate(target: Int, objectives: Matrix, box: Interval, bounds: [Interval], rule: MultiplierRule,
+                  keepActivationCoefficients: Bool, relaxations: Relaxations?, stops: Set<Int>,
+                  scratch: inout DualScratch) -> Result {
         let k = objectives.cols
         // Internal invariants: targets are the output of a normalized graph or a
         // pre-activation node, both affine (the objective's multiplier is −c there).
@@ -85,10 +96,10 @@ public struct DualBound: Sendable {
         // gets a coefficient only from a node above it that had one, so the others are skipped.
         let live = relaxations == nil ? graph.ancestorMask(of: target) : nil
         let sets = relaxations ?? Relaxations(graph: graph, bounds: bounds, live: live)
-        var acc = [Matrix?](repeating: nil, count: graph.nodes.count)
-        acc[target] = objectives
+        scratch.begin(nodes: graph.nodes.count)
+        scratch.store(target, objectives)
         var sums = DualSums(columns: k)
-        var inputCoefficients = Matrix(rows: graph.nodes[0].size, cols: k)
+        var inputCoefficients: Matrix? = nil   // made only if no coefficient reaches the input
         var activationCoefficients: [Int: Matrix] = [:]
 
         for w in stride(from: target, through: 0, by: -1) where live?[w] ?? true {
@@ -97,53 +108,61 @@ public struct DualBound: Sendable {
             case .elementwise, .product:
                 continue   // handled with its pre-activation node
             case .input:
-                guard let g = acc[w] else { continue }
+                guard let g = scratch.coefficient(w) else { continue }
                 inputCoefficients = g
                 sums.addBox(g, box)
             case .affine(let a):
                 let n = node.size
                 // No coefficient here nor on its activation: nothing to send down (the terms would be 0).
-                if acc[w] == nil && (activationOf[w].map { acc[$0] == nil } ?? true) { continue }
-                if w != target, let g = acc[w], activationOf[w] == nil, stops.contains(w) {
+                if !scratch.written(w) && (activationOf[w].map { !scratch.written($0) } ?? true) { continue }
+                if w != target, let g = scratch.coefficient(w), activationOf[w] == nil, stops.contains(w) {
                     sums.addBox(g, bounds[w])
                     continue
                 }
-                let base = acc[w] ?? Matrix(rows: n, cols: k)
+                let base = scratch.coefficient(w) ?? scratch.zero(rows: n, cols: k)
                 var h: Matrix
-                if let r = activationOf[w], r <= target, live?[r] ?? (acc[r] != nil),
+                var ownsPushed = false   // h is the scratch's storage, to be handed back
+                if let r = activationOf[w], r <= target, live?[r] ?? scratch.written(r),
                    case .product = graph.nodes[r].operation {
                     let set = sets.products[w] ?? Relaxations.productSets(bounds: bounds[w])
-                    let gp = acc[r] ?? Matrix(rows: graph.nodes[r].size, cols: k)
+                    let gp = scratch.coefficient(r) ?? Matrix(rows: graph.nodes[r].size, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gp }
                     h = productCoefficient(w: w, base: base, gp: gp, sets: set, rule: rule)
                     sums.addProductMinimum(base: base, h: h, gp: gp, sets: set)
-                } else if let r = activationOf[w], r <= target, live?[r] ?? (acc[r] != nil),
+                } else if let r = activationOf[w], r <= target, live?[r] ?? scratch.written(r),
                           let e = graph.nodes[r].operation.elementwise {
                     // A set the caller did not build is built here: never skipped (that would drop the term).
                     let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
-                    let gy = acc[r] ?? Matrix(rows: n, cols: k)
+                    let gy = scratch.coefficient(r) ?? scratch.zero(rows: n, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gy }
                     let view = sets.columns[w] ?? SetColumns(set)
-                    h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, view: view, rule: rule)
+                    if case .crown = rule {
+                        h = scratch.spare(rows: n, cols: k)
+                        crownPushed(base: base, gy: gy, view: view, into: &h)
+                        ownsPushed = true
+                    } else {
+                        h = pushedCoefficient(w: w, base: base, gy: gy, sets: set, view: view, rule: rule)
+                    }
                     sums.addSetMinimum(base: base, h: h, gy: gy, sets: set, view: view)
                 } else {
-                    if acc[w] == nil { continue }
-                    h = base   // free node: eliminated exactly
+                    guard let g = scratch.coefficient(w) else { continue }
+                    h = g   // free node: eliminated exactly
                 }
                 for term in a.terms {
                     let u = term.input
-                    let fresh = acc[u] == nil
-                    var target = acc[u] ?? Matrix(rows: graph.nodes[u].size, cols: k)
-                    acc[u] = nil   // moved out, so that the product writes in place instead of copying
-                    term.map.applyTranspose(h, into: &target, beta: fresh ? 0 : 1)
-                    acc[u] = target
+                    let fresh = !scratch.written(u)
+                    var into = scratch.take(u, rows: graph.nodes[u].size, cols: k)
+                    term.map.applyTranspose(h, into: &into, beta: fresh ? 0 : 1)
+                    scratch.store(u, into)
                 }
                 let weights = sets.propagation[w] ?? propagationWeights(of: w, bounds: bounds)
                 sums.addAffine(h, bias: a.bias, absoluteBias: absoluteBias[w], propagation: weights)
+                if ownsPushed { scratch.recycle(h) }
             }
         }
         let (lower, margin) = sums.bound()
-        return Result(lower: lower, margin: margin, inputCoefficients: inputCoefficients,
+        return Result(lower: lower, margin: margin,
+                      inputCoefficients: inputCoefficients ?? Matrix(rows: graph.nodes[0].size, cols: k),
                       activationCoefficients: activationCoefficients)
     }
 
@@ -188,24 +207,33 @@ public struct DualBound: Sendable {
 
     /// h with CROWN's slopes: the hot loop of every intermediate bound, over contiguous arrays.
     func crownPushed(base: Matrix, gy: Matrix, view: SetColumns) -> Matrix {
-        var h = base
+        var h = Matrix(rows: base.rows, cols: base.cols)
+        crownPushed(base: base, gy: gy, view: view, into: &h)
+        return h
+    }
+
+    /// The same into `h` (base's shape; every entry is overwritten).
+    func crownPushed(base: Matrix, gy: Matrix, view: SetColumns, into h: inout Matrix) {
+        // Internal: h comes from the scratch with base's shape.
+        precondition(h.rows == base.rows && h.cols == base.cols && gy.data.count == base.data.count)
         let n = base.rows
         h.data.withUnsafeMutableBufferPointer { hp in
-            gy.data.withUnsafeBufferPointer { yp in
-                view.crownLower.withUnsafeBufferPointer { lo in
-                    view.crownUpper.withUnsafeBufferPointer { up in
-                        for c in 0..<base.cols {
-                            let o = c * n
-                            for i in 0..<n {
-                                let y = yp[o + i]
-                                if y != 0 { hp[o + i] += y * (y < 0 ? up[i] : lo[i]) }
+            base.data.withUnsafeBufferPointer { bp in
+                gy.data.withUnsafeBufferPointer { yp in
+                    view.crownLower.withUnsafeBufferPointer { lo in
+                        view.crownUpper.withUnsafeBufferPointer { up in
+                            for c in 0..<base.cols {
+                                let o = c * n
+                                for i in 0..<n {
+                                    let y = yp[o + i]
+                                    hp[o + i] = y != 0 ? bp[o + i] + y * (y < 0 ? up[i] : lo[i]) : bp[o + i]
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return h
     }
 
     /// h for a product's input node (x then y): the solver's h when given
@@ -409,5 +437,58 @@ struct SetColumns {
             }
         }
         return (sum, mag)
+    }
+}
+
+/// The coefficient matrices of backward passes, kept by a caller that makes many (a monitor's tube:
+/// every CROWN pass of every message walks the same nodes), so a pass takes its per-node storage
+/// from a pool of spare buffers, grown to the largest shape asked, instead of allocating a matrix
+/// per node (measured: most of a monitor message's allocations). Contents taken from the pool are
+/// meaningless (written with beta = 0 before being read).
+public struct DualScratch: Sendable {
+    public init() {}
+    /// Each node's coefficient in the current pass (nil: nothing reached it yet).
+    var values: [Matrix?] = []
+    /// Spare storage of any size: a buffer is resized within its capacity for the shape asked.
+    var pool: [[Double]] = []
+    /// Zero matrices by shape, never written (the coefficient of a node nothing reached).
+    var zeros: [Int: Matrix] = [:]
+
+    static func key(_ rows: Int, _ cols: Int) -> Int { rows &* 1_000_003 &+ cols }
+
+    /// A new pass: last pass's coefficients go back to the pool.
+    mutating func begin(nodes: Int) {
+        for i in values.indices { if let m = values[i] { recycle(m) } }
+        values = values.count == nodes ? values.map { _ in nil } : [Matrix?](repeating: nil, count: nodes)
+    }
+
+    func written(_ w: Int) -> Bool { values[w] != nil }
+    func coefficient(_ w: Int) -> Matrix? { values[w] }
+    mutating func store(_ w: Int, _ m: Matrix) { values[w] = m }
+
+    /// Node u's coefficient moved out when written, else spare storage of the shape.
+    mutating func take(_ u: Int, rows: Int, cols: Int) -> Matrix {
+        if let m = values[u] {
+            values[u] = nil
+            return m
+        }
+        return spare(rows: rows, cols: cols)
+    }
+
+    mutating func spare(rows: Int, cols: Int) -> Matrix {
+        var d = pool.popLast() ?? []
+        d.removeAll(keepingCapacity: true)
+        d.append(contentsOf: repeatElement(0, count: rows * cols))
+        return Matrix(rows: rows, cols: cols, columnMajor: d)
+    }
+
+    mutating func recycle(_ m: Matrix) { pool.append(m.data) }
+
+    mutating func zero(rows: Int, cols: Int) -> Matrix {
+        let k = Self.key(rows, cols)
+        if let z = zeros[k], z.rows == rows, z.cols == cols { return z }
+        let z = Matrix(rows: rows, cols: cols)
+        zeros[k] = z
+        return z
     }
 }

@@ -92,6 +92,8 @@ public struct ReachAnalysis: Sendable {
     var recursiveIntermediates: [Int: [Int: Workspace]] = [:]
     let loopDual: DualBound
     let stepDual: DualBound?
+    /// The CROWN passes' coefficient storage, kept from message to message.
+    var scratch = DualScratch()
 
     public init(system: SystemDescription, horizon: Int? = nil, strategy: SystemDescription.Strategy? = nil,
                 intermediates: IntermediateMethod? = nil) throws {
@@ -179,14 +181,14 @@ public struct ReachAnalysis: Sendable {
     /// states before it); the plain input box for other plants.
     /// `firstStep`: the step the loop starts at (recursive tubes), for the failure's message.
     /// `truncated`: intermediate passes stop `intermediateDepth` periods back (the quick certificate).
-    func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
+    mutating func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
                  truncated: Bool = false) throws -> PreparedInput {
         var p = PreparedInput(box: inputBox(x0, loop: loop))
         guard let ode = loop.ode else {
             // No remainders to bound. CROWN's pass over the box is the cheapest rung's intermediates, and
             // its sets and margin weights serve every step's CROWN bound, so it is made once, here.
-            (p.crown, p.relaxations) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box,
-                                                                               dual: dual(of: loop))
+            (p.crown, p.relaxations) = IntermediateBounds.crownWithRelaxations(
+                loop.graph, box: p.box, dual: dual(of: loop), extra: [], stops: nil, scratch: &scratch)
             return p
         }
         let w = disturbanceSpans
@@ -198,7 +200,8 @@ public struct ReachAnalysis: Sendable {
         let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
         let stops = truncated ? Self.stops(loop) : nil
         var (crown, sets) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop),
-                                                                     extra: extra, stops: stops) { v, bounds in
+                                                                     extra: extra, stops: stops,
+                                                                     scratch: &scratch) { v, bounds in
             guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
             let x = bounds[loop.substepNodes[t][j]].spans
             let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
@@ -354,7 +357,8 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// The `unsafe` tube of a falsified state, its steps those of the cheapest rung.
-    func falsifiedTube(_ steps: [ReachStep], _ hit: ([[Double]], Int), count: StepCount, clock: TubeClock) -> ReachTube {
+    func falsifiedTube(_ steps: [ReachStep], _ hit: ([[Double]], Int), count: StepCount,
+                       clock: TubeClock) -> ReachTube {
         var tube = ReachTube(steps: steps, verdict: .unsafe, firstUnsafeStep: hit.1, counterexample: hit.0,
                              iterations: count.iterations, seconds: clock.elapsed, warm: count.warm)
         tube.method = .crown
@@ -494,7 +498,9 @@ public struct ReachAnalysis: Sendable {
     mutating func stepValues(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], step t: Int,
                              target: Int, objectives c: Matrix, quick: Bool, clock: TubeClock,
                              count: inout StepCount) throws -> [Double] {
-        if quick { return crownStep(solver, p, bounds: bounds, target: target, objectives: c) }
+        if quick {
+            return Self.crownStep(solver, p, bounds: bounds, target: target, objectives: c, scratch: &scratch)
+        }
         var ws = stepWorkspaces.removeValue(forKey: t) ?? solver.makeWorkspace(target: target, columns: c.cols)
         let values = try solveStep(solver, p, bounds: bounds, workspace: &ws, objectives: c,
                                    targets: decisionTargets(step: t, columns: c.cols), clock: clock, count: &count)
@@ -550,12 +556,13 @@ public struct ReachAnalysis: Sendable {
 
     /// CROWN's certified bound of a step's objectives: the solver's own start, without
     /// the primal candidates and the scaled problem it builds for iterating.
-    func crownStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], target: Int,
-                   objectives c: Matrix) -> [Double] {
+    static func crownStep(_ solver: SplittingSolver, _ p: PreparedInput, bounds: [Interval], target: Int,
+                   objectives c: Matrix, scratch: inout DualScratch) -> [Double] {
         // The sets were built over `p.crown`; other bounds (LP intermediates) build their own.
         let sets = p.crown.map { $0 == bounds } == true ? p.relaxations : nil
         return solver.dual.evaluate(target: target, objectives: c, box: p.box, bounds: bounds, rule: .crown,
-                                    relaxations: sets).lower
+                                    keepActivationCoefficients: false, relaxations: sets, stops: [],
+                                    scratch: &scratch).lower
     }
 
     /// Exact lower bounds of each objective column over a box (for step 0).

@@ -5,7 +5,7 @@ import LinearAlgebra
 struct BenchKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-kernels",
-        abstract: "Time the small-matrix loops against OpenBLAS's dgemm, to place the crossover (figures, not a test).",
+        abstract: "Time the small-matrix loops against OpenBLAS's dgemm: the crossover (figures, not a test).",
         discussion: """
         For square layers of n = 2 … 512 and k objective columns, times C = Wᵀ·H (the dual's
         backward pass) and C = W·X (the forward pass) with SmallKernels.gemm and with OpenBLAS,

@@ -77,7 +77,8 @@ struct Soak: ParsableCommand {
             // wait, or the sender falls behind and catches up in bursts the daemon counts as skipped).
             func drain(wait: Int) throws {
                 let end = Date().addingTimeInterval(Double(wait) / 1000)
-                while let f = try sub.receive(timeoutMilliseconds: max(0, Int(end.timeIntervalSinceNow * 1000))) {
+                func remaining() -> Int { max(0, Int(end.timeIntervalSinceNow * 1000)) }
+                while let f = try sub.receive(timeoutMilliseconds: remaining()) {
                     guard f.count == 2, let o = try? JSONSerialization.jsonObject(with: f[1]) as? [String: Any] else { continue }
                     if String(decoding: f[0], as: UTF8.self) == "heartbeat" {
                         lastBeat = o

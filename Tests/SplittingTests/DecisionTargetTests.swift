@@ -34,7 +34,7 @@ final class DecisionTargetTests: XCTestCase {
                                            workspace: &ws, settings: settings)
                 for (j, opt) in optimum.enumerated() {
                     let label = "\(name)/\(cs.label) column \(j)"
-                    XCTAssertLessThanOrEqual(sol.lower[j], opt + 1e-7, "\(label): certified bound above the LP optimum")
+                    XCTAssertLessThanOrEqual(sol.lower[j], opt + 1e-7, "\(label): certified bound above the optimum")
                     if j % 2 == 0 {
                         XCTAssertGreaterThan(sol.lower[j], settings.targets?[j] ?? .infinity, "\(label): not proved")
                         proved += 1
