@@ -40,12 +40,16 @@ public enum IBP {
         var terms = 0
         for t in a.terms {
             let b = bounds[t.input]
+            terms += t.map.cols
+            if case .dense(let w) = t.map {
+                dense(w, b, mid: &mid, rad: &rad, mag: &mag)
+                continue
+            }
             let c = b.center
             let r = zip(b.lower, b.upper).map { ($1 - $0) / 2 }
             t.map.apply(c, into: &mid, beta: 1)
             t.map.applyMagnitude(r, into: &rad)
             t.map.applyMagnitude(b.magnitudes, into: &mag)
-            terms += t.map.cols
         }
         // Rounding: mid, rad and the centre/radius split are each within γ·mag.
         let g = Rounding.gamma(terms + 2) * 4
@@ -57,5 +61,33 @@ public enum IBP {
             upper[i] = mid[i] + rad[i] + margin
         }
         return Interval(lower: lower, upper: upper)
+    }
+
+    /// A dense term's W·mid, |W|·radius and |W|·max|bounds| in one pass over W (column-major), with
+    /// each input's centre, radius and magnitude formed in place: the same sums as the map's products
+    /// in another order, which the margin's γ covers; no temporary arrays (IBP runs per message).
+    static func dense(_ w: Matrix, _ b: Interval, mid: inout [Double], rad: inout [Double], mag: inout [Double]) {
+        // Internal: shapes come from one affine node of a validated graph.
+        precondition(b.count == w.cols && mid.count == w.rows && rad.count == w.rows && mag.count == w.rows)
+        let rows = w.rows
+        w.data.withUnsafeBufferPointer { wp in
+            mid.withUnsafeMutableBufferPointer { mp in
+                rad.withUnsafeMutableBufferPointer { rp in
+                    mag.withUnsafeMutableBufferPointer { gp in
+                        for j in 0..<w.cols {
+                            let l = b.lower[j], u = b.upper[j]
+                            let c = (l + u) / 2, r = (u - l) / 2, m = max(abs(l), abs(u))
+                            let o = j * rows
+                            for i in 0..<rows {
+                                let x = wp[o + i], ax = abs(x)
+                                mp[i] += x * c
+                                rp[i] += ax * r
+                                gp[i] += ax * m
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

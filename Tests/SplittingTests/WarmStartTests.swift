@@ -49,7 +49,10 @@ final class WarmStartTests: XCTestCase {
         }
         print("warm start: \(warm) iterations against \(cold) cold, over the test networks")
         XCTAssertGreaterThan(statusChanges, 0, "the shifted cases must change some neuron's status")
-        XCTAssertLessThan(Double(warm), 0.6 * Double(cold), "warm \(warm) vs cold \(cold)")
+        // 0.65: since stable neurons keep their IBP bounds (CROWN's pass skips them), the solver's scaling
+        // made cold solves faster (1,700 -> 1,420 iterations here) while warm ones stayed at 790-870, and
+        // their count moves by tens with the last bit of the bounds (IBP's summation order).
+        XCTAssertLessThan(Double(warm), 0.65 * Double(cold), "warm \(warm) vs cold \(cold)")
     }
 
     /// A deadline stops the solve; what it reports is still certified and never looser than CROWN.
