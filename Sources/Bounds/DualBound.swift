@@ -97,7 +97,7 @@ public struct DualBound: Sendable {
         let live = relaxations == nil ? graph.ancestorMask(of: target) : nil
         let sets = relaxations ?? Relaxations(graph: graph, bounds: bounds, live: live)
         scratch.begin(nodes: graph.nodes.count)
-        scratch.store(target, objectives)
+        scratch.storeObjectives(target, objectives)
         var sums = DualSums(columns: k)
         var inputCoefficients: Matrix? = nil   // made only if no coefficient reaches the input
         var activationCoefficients: [Int: Matrix] = [:]
@@ -456,10 +456,20 @@ public struct DualScratch: Sendable {
 
     static func key(_ rows: Int, _ cols: Int) -> Int { rows &* 1_000_003 &+ cols }
 
+    /// The node whose value is the caller's objective matrix (not pool storage: never recycled).
+    var objectiveNode: Int? = nil
+
     /// A new pass: last pass's coefficients go back to the pool.
     mutating func begin(nodes: Int) {
-        for i in values.indices { if let m = values[i] { recycle(m) } }
+        for i in values.indices where i != objectiveNode { if let m = values[i] { recycle(m) } }
         values = values.count == nodes ? values.map { _ in nil } : [Matrix?](repeating: nil, count: nodes)
+        objectiveNode = nil
+    }
+
+    /// The objectives, at the pass's target node.
+    mutating func storeObjectives(_ w: Int, _ m: Matrix) {
+        store(w, m)
+        objectiveNode = w
     }
 
     func written(_ w: Int) -> Bool { values[w] != nil }
@@ -482,7 +492,13 @@ public struct DualScratch: Sendable {
         return Matrix(rows: rows, cols: cols, columnMajor: d)
     }
 
-    mutating func recycle(_ m: Matrix) { pool.append(m.data) }
+    /// At most `poolLimit` spare buffers are kept: the pool holds what one pass uses (a buffer per node and
+    /// a few h's), so memory stays bounded whatever the caller feeds in.
+    static let poolLimit = 4_096
+
+    mutating func recycle(_ m: Matrix) {
+        if pool.count < Self.poolLimit { pool.append(m.data) }
+    }
 
     mutating func zero(rows: Int, cols: Int) -> Matrix {
         let k = Self.key(rows, cols)

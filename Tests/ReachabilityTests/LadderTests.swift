@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Bounds
+@testable import Bounds
 @testable import Reachability
 
 /// The monitor's ladder (`certifyFirst`): IBP, CROWN, early falsification, then the solver with
@@ -88,6 +88,24 @@ final class LadderTests: XCTestCase {
             print("ladder, x1 <= \(bound): \(got.iterations) iterations (full solve \(expected.iterations))")
             XCTAssertLessThanOrEqual(got.iterations, expected.iterations, "targets should not add iterations")
         }
+    }
+
+    /// The CROWN passes' storage is reused from message to message, not accumulated: after hundreds of
+    /// messages the pool holds about what one pass uses.
+    func testTheScratchPoolStaysBounded() throws {
+        let sys = try system("Config/double_integrator/system.toml")
+        var a = try ReachAnalysis(system: sys, intermediates: .crown)
+        a.certifyFirst = true
+        var rng = SystemRandomNumberGenerator()
+        var sizes: [Int] = []
+        for k in 0..<400 {
+            let x = Double.random(in: -3...3, using: &rng), v = Double.random(in: -0.8...0.8, using: &rng)
+            _ = try a.run(initial: Interval(lower: [x - 0.05, v - 0.05], upper: [x + 0.05, v + 0.05]))
+            if k == 49 || k == 399 { sizes.append(a.scratch.pool.count + a.scratch.values.compactMap { $0 }.count) }
+        }
+        print("scratch: \(sizes[0]) buffers held after 50 messages, \(sizes[1]) after 400")
+        XCTAssertLessThanOrEqual(sizes[1], 2 * a.loop.graph.nodes.count, "the pool grows with the messages")
+        XCTAssertLessThanOrEqual(sizes[1], sizes[0] + 8)
     }
 
     /// Over states near the unsafe set, the ladder's verdict equals the full solve's (every
