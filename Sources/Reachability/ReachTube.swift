@@ -298,7 +298,8 @@ public struct ReachAnalysis: Sendable {
         var count = StepCount()
         var method = TubeMethod.admm
         if certifyFirst, ibpMisses % Self.ibpRetryPeriod == 0, let ibp = ibpSteps(initial, objectives: objectives) {
-            if ibp.allSatisfy(\.safe) {
+            // Finite sets too: a tube the monitor's self-check would refuse falls through to CROWN.
+            if ibp.allSatisfy({ $0.safe && $0.bounds.allSatisfy(\.isFinite) }) {
                 ibpMisses = 0
                 return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
             }
@@ -311,7 +312,7 @@ public struct ReachAnalysis: Sendable {
             if let quick, quick.allSatisfy(\.safe) {
                 method = .crown
                 steps += quick
-            } else if let quick, let hit = falsify(initial, limit: Self.earlyFalsificationSamples) {
+            } else if let quick, let hit = falsify(initial, limit: earlyFalsificationLimit) {
                 // A real trajectory into an unsafe set: no tighter rung could prove this state safe,
                 // so the verdict is final and the quick rung's sound tube is published with it.
                 steps += quick
@@ -664,6 +665,9 @@ public struct ReachAnalysis: Sendable {
     /// Random starts of the falsification run between the quick rung and the iterative ones: enough to
     /// catch a state well inside an unsafe region at a fraction of a solve; the full run comes after.
     static let earlyFalsificationSamples = 32
+    /// An ODE loop's starts are adaptive-integrator runs (thousands of field evaluations each): before the
+    /// solver only the centre and corners, so that the pass cannot eat the budget a proof needs.
+    var earlyFalsificationLimit: Int { loop.ode == nil ? Self.earlyFalsificationSamples : 0 }
     /// Random starts simulated by the adaptive integrator (each costs thousands of field evaluations).
     static let flowSamples = 100
     /// A witness must be inside an unsafe set by its error estimate times this, plus `witnessFloor`.
