@@ -52,43 +52,51 @@ final class DecisionTargetTests: XCTestCase {
 
     /// Given up early, not at the iteration cap: a target above the optimum costs few iterations.
     func testAnUnprovableTargetStopsBeforeTheSolveConverges() throws {
-        let fx = try LPFixture.load("t_4_50_50_3")
-        let graph = try fx.graph()
-        let solver = try SplittingSolver(graph: graph)
-        let cs = try XCTUnwrap(fx.cases.first)
-        let bounds = nodeBounds(graph, box: cs.box.interval, layers: cs.lp_layers)
-        let n = graph.outputSize
-        var plain = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-        let full = try solver.solve(objectives: outputObjectives(n), box: cs.box.interval, bounds: bounds,
-                                    workspace: &plain)
+        let p = try FirstCase("t_4_50_50_3")
+        let full = try p.solve(Settings())
         var settings = Settings()
-        let optimum = cs.lp.lower + cs.lp.upper.map { -$0 }
+        let optimum = p.fixtureCase.lp.lower + p.fixtureCase.lp.upper.map { -$0 }
         settings.targets = optimum.map { $0 + 0.5 * max(1, abs($0)) }
-        var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
-        let early = try solver.solve(objectives: outputObjectives(n), box: cs.box.interval, bounds: bounds,
-                                     workspace: &ws, settings: settings)
+        let early = try p.solve(settings)
         XCTAssertLessThan(early.columnIterations, full.columnIterations, "targets saved no iteration")
         XCTAssertTrue(early.lower.indices.allSatisfy { early.lower[$0] <= optimum[$0] + 1e-7 })
     }
 
     func testTargetsAreValidated() throws {
-        let fx = try LPFixture.load("t_2_8_8_2")
-        let graph = try fx.graph()
-        let solver = try SplittingSolver(graph: graph)
-        let cs = try XCTUnwrap(fx.cases.first)
-        let bounds = nodeBounds(graph, box: cs.box.interval, layers: cs.lp_layers)
-        let n = graph.outputSize
-        var ws = solver.makeWorkspace(target: graph.output, columns: 2 * n)
+        let p = try FirstCase("t_2_8_8_2")
+        let n = p.outputs
         for targets in [[Double?](repeating: 0, count: 2 * n + 1), [Double?](repeating: .nan, count: 2 * n)] {
             var s = Settings()
             s.targets = targets
-            XCTAssertThrowsError(try solver.solve(objectives: outputObjectives(n), box: cs.box.interval,
-                                                  bounds: bounds, workspace: &ws, settings: s)) { error in
+            XCTAssertThrowsError(try p.solve(s)) { error in
                 guard case SplittingError.invalidSetting(let name, _, _) = error else {
                     return XCTFail("unexpected error \(error)")
                 }
                 XCTAssertEqual(name, "targets")
             }
         }
+    }
+}
+
+/// A fixture's first case with its LP-optimal layer bounds, solved cold on ±e_j of the outputs.
+struct FirstCase {
+    let fixtureCase: LPFixture.Case
+    let solver: SplittingSolver
+    let bounds: [Interval]
+    let outputs: Int
+
+    init(_ name: String) throws {
+        let fx = try LPFixture.load(name)
+        let graph = try fx.graph()
+        fixtureCase = try XCTUnwrap(fx.cases.first)
+        solver = try SplittingSolver(graph: graph)
+        bounds = nodeBounds(graph, box: fixtureCase.box.interval, layers: fixtureCase.lp_layers)
+        outputs = graph.outputSize
+    }
+
+    func solve(_ settings: Settings) throws -> Solution {
+        var ws = solver.makeWorkspace(target: solver.graph.output, columns: 2 * outputs)
+        return try solver.solve(objectives: outputObjectives(outputs), box: fixtureCase.box.interval,
+                                bounds: bounds, workspace: &ws, settings: settings)
     }
 }
