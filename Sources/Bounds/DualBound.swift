@@ -166,17 +166,15 @@ public struct DualBound: Sendable {
                       activationCoefficients: activationCoefficients)
     }
 
-    /// |W|·max|bounds|, the weights of a term's rounding margin.
-    static func propagationWeights(_ absW: LinearMap, _ inputBounds: Interval) -> [Double] {
-        var wr = [Double](repeating: 0, count: absW.rows)
-        absW.apply(inputBounds.magnitudes, into: &wr)
-        return wr
-    }
-
-    /// Every term's margin weights of node w, over bounds that are final for its inputs.
-    public func propagationWeights(of w: Int, bounds: [Interval]) -> [[Double]] {
+    /// Node w's margin weights Σ_j |W_j|·max|bounds of input j|, over bounds final for its inputs: the
+    /// rounding of each Wⱼᵀh lands on its input, and every term's margin is |h|ᵀ times its weights.
+    public func propagationWeights(of w: Int, bounds: [Interval]) -> [Double] {
         guard case .affine(let a) = graph.nodes[w].operation else { return [] }
-        return a.terms.enumerated().map { j, t in Self.propagationWeights(absoluteWeights[w][j], bounds[t.input]) }
+        var wr = [Double](repeating: 0, count: a.bias.count)
+        for (j, t) in a.terms.enumerated() {
+            absoluteWeights[w][j].apply(bounds[t.input].magnitudes, into: &wr, beta: 1)
+        }
+        return wr
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
@@ -339,21 +337,17 @@ struct DualSums {
     }
 
     /// An affine node's terms in one pass over h: the constant hᵀb, its magnitude |h|ᵀ|b|, and
-    /// the rounding of each Wᵀh landing on its input y_u, bounded by |h|ᵀ(|W| R_u) with
-    /// wr = |W|·max|R_u| per term (`propagation`).
-    mutating func addAffine(_ h: Matrix, bias: [Double], absoluteBias: [Double], propagation: [[Double]]) {
+    /// the rounding of each Wⱼᵀh landing on its input, bounded by |h|ᵀ(Σ_j |W_j| R_j) with the
+    /// node's summed weights `propagation` (`DualBound.propagationWeights(of:bounds:)`).
+    mutating func addAffine(_ h: Matrix, bias: [Double], absoluteBias: [Double], propagation: [Double]) {
         let n = h.rows
-        // Internal: the bias, its magnitude and every term's weights have one entry per row of h.
-        precondition(bias.count == n && absoluteBias.count == n && propagation.allSatisfy { $0.count == n })
+        // Internal: the bias, its magnitude and the weights have one entry per row of h.
+        precondition(bias.count == n && absoluteBias.count == n && propagation.count == n)
         let g = Rounding.gamma(n + 2)
-        // One term (a layer) or two (a plant's A x + B u) read their weights directly; more are summed first.
-        let first = propagation.first ?? [Double](repeating: 0, count: n)
-        let second = propagation.count == 2 ? propagation[1]
-            : propagation.count > 2 ? (0..<n).map { i in propagation.dropFirst().reduce(0) { $0 + $1[i] } } : nil
         h.data.withUnsafeBufferPointer { hp in
             bias.withUnsafeBufferPointer { b in
                 absoluteBias.withUnsafeBufferPointer { ab in
-                    first.withUnsafeBufferPointer { w1 in
+                    propagation.withUnsafeBufferPointer { wr in
                         for c in 0..<h.cols {
                             let o = c * n
                             var v = 0.0, mag = 0.0, prop = 0.0
@@ -361,9 +355,8 @@ struct DualSums {
                                 let x = hp[o + i], ax = abs(x)
                                 v += x * b[i]
                                 mag += ax * ab[i]
-                                prop += ax * w1[i]
+                                prop += ax * wr[i]
                             }
-                            if let second { for i in 0..<n { prop += abs(hp[o + i]) * second[i] } }
                             value[c] += v
                             absConstant[c] += mag
                             propagationMargin[c] += g * prop

@@ -10,9 +10,9 @@ public struct Relaxations: Sendable {
     var columns: [Int: SetColumns] = [:]
     /// Each product's McCormick tetrahedra, keyed by its input node (holding x then y).
     public var products: [Int: [ProductSet]] = [:]
-    /// Per affine node and term, |W|·max|bounds of the term's input|: the rounding margin's
+    /// Per affine node, Σ over its terms of |W|·max|bounds of the term's input|: the rounding margin's
     /// weights, which depend on the bounds only (kept by a pass that makes many CROWN passes).
-    public var propagation: [Int: [[Double]]] = [:]
+    public var propagation: [Int: [Double]] = [:]
 
     public init() {}
 
