@@ -45,11 +45,11 @@ public enum IBP {
                 dense(w, b, mid: &mid, rad: &rad, mag: &mag)
                 continue
             }
-            let c = b.center
-            let r = zip(b.lower, b.upper).map { ($1 - $0) / 2 }
-            t.map.apply(c, into: &mid, beta: 1)
-            t.map.applyMagnitude(r, into: &rad)
-            t.map.applyMagnitude(b.magnitudes, into: &mag)
+            // Structured maps (diagonal, convolution, scaled): |W| once, as a map of the same kind.
+            let absW = t.map.magnitude
+            t.map.apply(b.center, into: &mid, beta: 1)
+            absW.apply(zip(b.lower, b.upper).map { ($1 - $0) / 2 }, into: &rad, beta: 1)
+            absW.apply(b.magnitudes, into: &mag, beta: 1)
         }
         // Rounding: mid, rad and the centre/radius split are each within γ·mag.
         let g = Rounding.gamma(terms + 2) * 4

@@ -76,21 +76,6 @@ public indirect enum LinearMap: Sendable, Equatable {
     /// same input–output pair, so |K| is the convolution with |kernel|).
     public var magnitude: LinearMap { entrywise { abs($0) } }
 
-    /// y += |M|·x, without building |M| for a dense map (IBP's radius and magnitude, per message).
-    public func applyMagnitude(_ x: [Double], into y: inout [Double]) {
-        // Internal: shapes come from one affine node of a validated graph.
-        precondition(x.count == cols && y.count == rows, "LinearMap.applyMagnitude: shape mismatch")
-        guard case .dense(let m) = self else { return magnitude.apply(x, into: &y, beta: 1) }
-        m.data.withUnsafeBufferPointer { w in
-            y.withUnsafeMutableBufferPointer { out in
-                for j in 0..<m.cols {
-                    let xj = x[j], o = j * m.rows
-                    for i in 0..<m.rows { out[i] += abs(w[o + i]) * xj }
-                }
-            }
-        }
-    }
-
     /// The entry-wise square M∘M: its transpose applied to ones is diag(MᵀM).
     public var squared: LinearMap { entrywise { $0 * $0 } }
 

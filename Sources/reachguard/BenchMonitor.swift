@@ -67,11 +67,15 @@ struct BenchMonitor: ParsableCommand {
             Output.line(String(format: "%@: %d messages in %.2f s = %.0f msg/s sustained; latency ms p50 %.3f p99 %.3f max %.3f; deadline %.0f ms, misses %d (first message included); warm %@; RSS %d -> %d KiB; verdicts %@",
                                config, count, seconds, Double(count) / seconds, p(0.5), p(0.99), sorted.last ?? .nan,
                                c.deadlineMilliseconds, misses, c.warmStart ? "yes" : "no", rssStart, rssEnd,
-                               verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
-            Output.line("decided by: " + methods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                .joined(separator: ", "))
+                               Self.tally(verdicts)))
+            Output.line("decided by: " + Self.tally(methods))
             Output.line(Self.allocationLine(counter: counter, total: hotAllocations, count: count))
         }
+    }
+
+    /// "a 3, b 5": counts by name, in name order.
+    static func tally(_ counts: [String: Int]) -> String {
+        counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
 
     static func allocationLine(counter: AllocationCounter?, total: UInt64, count: Int) -> String {
