@@ -18,14 +18,18 @@ struct BenchKernels: ParsableCommand {
 
     @Option(help: "Comma-separated column counts k.") var columns: String = "1,4,16,64"
 
+    func validate() throws { _ = try columnCounts() }
+
+    /// --columns as counts from 1 to 4096 (a usage error otherwise).
+    func columnCounts() throws -> [Int] {
+        let ks = try OptionCheck.indices(columns, "--columns", limit: 4097)
+        for k in ks { try OptionCheck.count(k, "--columns", in: 1...4096) }
+        return ks
+    }
+
     func run() throws {
         try Output.run {
-            let ks = try columns.split(separator: ",").map { text -> Int in
-                guard let k = Int(text), (1...4096).contains(k) else {
-                    throw ValidationError("--columns: '\(text)' is not a count in 1...4096")
-                }
-                return k
-            }
+            let ks = try columnCounts()
             Output.line("    n     k    m·n·k | Wᵀ·H loops ns | Wᵀ·H BLAS ns | W·X loops ns | W·X BLAS ns | faster")
             for n in [2, 4, 8, 16, 32, 64, 128, 256, 512] {
                 for k in ks { Output.line(Self.row(n: n, k: k)) }
