@@ -67,6 +67,10 @@ final class Daemon {
         }
     }
 
+    /// The longest wait for a sensor message: a stop (SIGTERM) or reload (SIGHUP) request is a flag the loop
+    /// reads, so it is acted on within this, not a whole heartbeat (up to seconds) later.
+    static let requestPollNanoseconds: UInt64 = 100_000_000
+
     func run(stop: StopFlag, reload reloadRequest: StopFlag = StopFlag()) throws {
         let c = configuration
         // CURVE: this daemon is the server on both sockets; a ZAP handler admits
@@ -135,6 +139,7 @@ final class Daemon {
             let now = DispatchTime.now().uptimeNanoseconds
             var wait = nextHeartbeat > now ? nextHeartbeat - now : 0
             if let w = watchdogNanos { wait = min(wait, w) }
+            wait = min(wait, Self.requestPollNanoseconds)
             let frames: [Data]?
             do { frames = try sensor.receive(timeoutMilliseconds: Int(wait / 1_000_000)) } catch let e as ZMQError where e.isTerminated { break }
             if frames == nil, !c.sensorBind, reconnectNanos > 0,
