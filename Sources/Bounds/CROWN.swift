@@ -27,16 +27,20 @@ public enum IntermediateBounds {
     }
 
     /// The same, its passes' storage kept in `scratch` (the caller's, across calls).
+    /// `prior`: sound bounds already known for every node over the box (a branch-and-bound domain's
+    /// parent's, its split neurons clamped): nodes before `from` keep them, and every later node's
+    /// new bounds are intersected with them. An empty interval then means no input reaches the domain.
     public static func crownWithRelaxations(_ graph: Graph, box initialBox: Interval, dual: DualBound?,
                                             extra: Set<Int>, stops: ((Int) -> Set<Int>)?,
                                             scratch: inout DualScratch,
+                                            prior: [Interval]? = nil, from: Int = 0,
                                             refine: ((Int, [Interval]) -> Interval?)? = nil)
         -> (bounds: [Interval], relaxations: Relaxations) {
         let evaluator = dual ?? DualBound(graph: graph)
         var box = initialBox
         // Every node's bounds are set below in topological order (IBP first, from its inputs' final bounds).
-        var bounds = [Interval](repeating: Interval(lower: [], upper: []), count: graph.nodes.count)
-        if !bounds.isEmpty { bounds[0] = box }
+        var bounds = prior ?? [Interval](repeating: Interval(lower: [], upper: []), count: graph.nodes.count)
+        if !bounds.isEmpty && prior == nil { bounds[0] = box }
         let pre = Set(graph.preActivationNodes).union(extra)
         // Each activation's sets are built once, when its input's bounds are final.
         var sets = Relaxations()
@@ -44,6 +48,10 @@ public enum IntermediateBounds {
             if let refine, let b = refine(w, bounds) {
                 box = b
                 bounds[0] = b
+            }
+            if w < from {
+                keep(w, node, bounds, evaluator, &sets)
+                continue
             }
             switch node.operation {
             case .input:
@@ -57,9 +65,9 @@ public enum IntermediateBounds {
             case .affine(let a):
                 // Refresh IBP from the (possibly tightened) inputs, final from here on.
                 bounds[w] = IBP.affine(a, bounds)
+                if let prior { bounds[w] = bounds[w].intersected(with: prior[w]) }
                 sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
-                if pre.contains(w) {
-                    if isSelection(a, of: pre) { continue }
+                if pre.contains(w) && !isSelection(a, of: pre) {
                     let open = extra.contains(w) ? nil : undecided(w, evaluator, bounds[w])
                     bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
                                                                         evaluator: evaluator, relaxations: sets,
@@ -69,6 +77,17 @@ public enum IntermediateBounds {
             }
         }
         return (bounds, sets)
+    }
+
+    /// Node w's sets and margin weights over bounds the caller already has (a node before `from`).
+    static func keep(_ w: Int, _ node: Node, _ bounds: [Interval], _ evaluator: DualBound,
+                     _ sets: inout Relaxations) {
+        switch node.operation {
+        case .input: return
+        case .elementwise(let op, let u): sets.add(op, node: u, bounds: bounds[u])
+        case .product(let u): sets.addProduct(node: u, bounds: bounds[u])
+        case .affine: sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
+        }
     }
 
     /// The neurons of pre-activation node w whose activation is not linear on their IBP bounds; nil for all.

@@ -28,6 +28,9 @@ public struct Interval: Sendable, Equatable {
                  upper: zip(upper, other.upper).map { min($0, $1) })
     }
 
+    /// Whether some coordinate's lower bound exceeds its upper one: no point lies in the interval.
+    public var isEmpty: Bool { zip(lower, upper).contains { $0 > $1 } }
+
     public func contains(_ x: [Double], tolerance: Double = 0) -> Bool {
         x.indices.allSatisfy { lower[$0] - tolerance <= x[$0] && x[$0] <= upper[$0] + tolerance }
     }

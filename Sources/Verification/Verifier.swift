@@ -29,6 +29,12 @@ public struct VerificationReport: Sendable {
     public var boxesBounded = 0
     public var boxesProven = 0
     public var splits = 0
+    /// Branch and bound on ReLU splits: domains bounded, proven (with empty ones), neurons split, and
+    /// the most domains open at once.
+    public var domainsBounded = 0
+    public var domainsProven = 0
+    public var reluSplits = 0
+    public var largestOpenList = 0
     public var iterations = 0
     public var seconds = 0.0
 }
@@ -42,6 +48,19 @@ public struct Verifier: Sendable {
     public var intermediates: IntermediateMethod = .crown
     public var randomSamples = 256
     public var maximumDepth = 48
+    /// Inputs up to which a case is decided by splitting the input box; wider ones by ReLU splits.
+    public var inputSplitLimit = 5
+    /// The share of the time limit the gradient attack may take before any bound (most `sat` answers
+    /// on image networks come from it within a fraction of a second; the rest of the time proves).
+    public var attackShare = 0.1
+    public var attackLimit = 2.0
+    /// Open domains of the ReLU branch and bound held at once (the memory cap: each holds every node's
+    /// bounds, about 16 bytes per neuron, and its solver state).
+    public var maximumDomains = 100_000
+    /// ADMM iterations on a ReLU domain that CROWN leaves open (0: CROWN bounds only). CROWN alone cannot
+    /// close deep domains: its multipliers put no weight on the split constraints (z ≥ 0 or z ≤ 0), which
+    /// the LP solved by ADMM enforces; warm-started, a domain takes tens of iterations (measured).
+    public var domainIterations = 300
 
     public init(graph: Graph) {
         self.graph = graph
@@ -80,8 +99,16 @@ public struct Verifier: Sendable {
                 return report
             }
         }
+        let attackEnd = start + UInt64(min(timeout * attackShare, attackLimit) * 1e9)
+        if let cex = attack(property, deadline: min(attackEnd, deadline)) {
+            report.answer = .sat(input: cex.input, output: cex.output)
+            report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return report
+        }
         for d in property.disjuncts {
-            switch try prove(d, deadline: deadline, report: &report) {
+            let answer = d.lower.count <= inputSplitLimit ? try prove(d, deadline: deadline, report: &report)
+                : try branchAndBound(d, deadline: deadline, report: &report)
+            switch answer {
             case .unsat: continue
             case .sat(let x, let y):
                 report.answer = .sat(input: x, output: y)
@@ -95,6 +122,43 @@ public struct Verifier: Sendable {
         report.answer = timedOut ? .timeout : (undecided ? .unknown : .unsat)
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return report
+    }
+
+    /// The gradient attack on the cases, those sharing a box together (one descent on their least
+    /// violation), from each box's centre first.
+    func attack(_ property: Property, deadline: UInt64) -> (input: [Double], output: [Double])? {
+        var groups: [(lower: [Double], upper: [Double], cases: [[Property.Constraint]])] = []
+        for d in property.disjuncts {
+            if let g = groups.firstIndex(where: { $0.lower == d.lower && $0.upper == d.upper }) {
+                groups[g].cases.append(d.outputs)
+            } else {
+                groups.append((d.lower, d.upper, [d.outputs]))
+            }
+        }
+        let pgd = GradientAttack(graph: graph)
+        for g in groups {
+            let centre = zip(g.lower, g.upper).map { ($0 + $1) / 2 }
+            if let found = pgd.run(lower: g.lower, upper: g.upper, cases: g.cases, starts: [centre],
+                                   deadline: deadline) {
+                return found
+            }
+        }
+        return nil
+    }
+
+    /// One case with more inputs than input splitting handles: branch and bound on ReLU splits.
+    func branchAndBound(_ d: Property.Disjunct, deadline: UInt64,
+                        report: inout VerificationReport) throws(SplittingError) -> VerificationAnswer {
+        if d.outputs.isEmpty {
+            let x = zip(d.lower, d.upper).map { ($0 + $1) / 2 }
+            return .sat(input: x, output: graph.evaluate(x))
+        }
+        let box = Interval(lower: d.lower, upper: d.upper)
+        let solver = domainIterations > 0
+            ? try? SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box)) : nil
+        let bab = ReLUBranchAndBound(graph: graph, solver: solver, settings: settings,
+                                     maximumDomains: maximumDomains, solverIterations: domainIterations)
+        return bab.prove(d, deadline: deadline, report: &report)
     }
 
     /// Corners (few inputs), centre, random points, then a pattern search from the best ones.

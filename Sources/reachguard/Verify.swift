@@ -26,11 +26,17 @@ struct Verify: ParsableCommand {
     @Argument(help: "The VNN-LIB property.") var property: String
     @Option(help: "Time limit in seconds.") var timeout: Double = 60
     @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
+    @Option(help: "Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input or relu.")
+    var branching: String = "auto"
+    @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
+    var domainIterations: Int = 300
     @Flag(help: "Print one JSON object instead of the VNN-COMP text.") var json = false
 
     func validate() throws {
         try OptionCheck.seconds(timeout, "--timeout")
         try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
+        try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu"])
+        try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
     }
 
     func run() throws {
@@ -49,11 +55,20 @@ struct Verify: ParsableCommand {
             }
             var verifier = Verifier(graph: m.graph)
             verifier.intermediates = method
+            verifier.domainIterations = domainIterations
+            switch branching {
+            case "input": verifier.inputSplitLimit = Int.max
+            case "relu": verifier.inputSplitLimit = 0
+            default: break
+            }
             let report = try verifier.verify(p, timeout: timeout)
             if json {
                 var obj: [String: Any] = ["result": report.answer.word, "seconds": report.seconds,
                                           "boxes_bounded": report.boxesBounded, "boxes_proven": report.boxesProven,
-                                          "splits": report.splits, "iterations": report.iterations]
+                                          "splits": report.splits, "iterations": report.iterations,
+                                          "domains_bounded": report.domainsBounded,
+                                          "domains_proven": report.domainsProven, "relu_splits": report.reluSplits,
+                                          "largest_open_list": report.largestOpenList]
                 if case .sat(let x, let y) = report.answer {
                     obj["counterexample"] = ["input": x, "output": y]
                 }

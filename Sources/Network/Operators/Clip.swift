@@ -15,6 +15,7 @@ public struct Clip: ElementwiseOperator {
     public var description: String { "clip(\(minimum), \(maximum))" }
 
     @inline(__always) public func value(_ z: Double) -> Double { min(max(z, minimum), maximum) }
+    public func derivative(_ z: Double) -> Double { z > minimum && z < maximum ? 1 : 0 }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (value(l), value(u))

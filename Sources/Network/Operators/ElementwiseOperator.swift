@@ -7,6 +7,8 @@
 public protocol ElementwiseOperator: Sendable, CustomStringConvertible {
     /// The value f(z) (forward pass and falsification; libm's value for smooth f).
     func value(_ z: Double) -> Double
+    /// The slope f'(z) (a one-sided slope at a kink), for the attack's backward pass; never used for a bound.
+    func derivative(_ z: Double) -> Double
     /// Sound bounds of f over [l, u], rounded outward.
     func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double)
     /// A convex polygon holding {(z, f(z)) : l ≤ z ≤ u}, with CROWN's slopes;

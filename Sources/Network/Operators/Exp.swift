@@ -10,6 +10,7 @@ public struct Exp: ElementwiseOperator {
                                          ulps: LibmError.exp, slopeUlps: LibmError.exp)
 
     public func value(_ z: Double) -> Double { Foundation.exp(z) }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (max(0, LibmError.down(value(l), LibmError.exp)), LibmError.up(value(u), LibmError.exp))

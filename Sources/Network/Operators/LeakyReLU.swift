@@ -10,6 +10,7 @@ public struct LeakyReLU: ElementwiseOperator {
     public var isPositivelyHomogeneous: Bool { true }
 
     @inline(__always) public func value(_ z: Double) -> Double { z >= 0 ? z : alpha * z }
+    public func derivative(_ z: Double) -> Double { z >= 0 ? 1 : alpha }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         let a = scaled(l), b = scaled(u)

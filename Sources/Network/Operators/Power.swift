@@ -33,6 +33,7 @@ public struct Power: ElementwiseOperator {
     }
 
     public func value(_ z: Double) -> Double { Self.power(z, exponent) }
+    public func derivative(_ z: Double) -> Double { Double(exponent) * Self.power(z, exponent - 1) }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         let a = value(l), b = value(u)

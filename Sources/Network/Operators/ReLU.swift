@@ -7,6 +7,7 @@ public struct ReLU: ElementwiseOperator {
     public var isPositivelyHomogeneous: Bool { true }
 
     @inline(__always) public func value(_ z: Double) -> Double { max(0, z) }
+    public func derivative(_ z: Double) -> Double { z > 0 ? 1 : 0 }
 
     /// Stable: one piece on finite bounds (as `relaxedSet` makes a segment then).
     public func isLinear(lower l: Double, upper u: Double) -> Bool {

@@ -10,6 +10,7 @@ public struct Reciprocal: ElementwiseOperator {
                                          ulps: LibmError.division, slopeUlps: 3 * LibmError.division)
 
     public func value(_ z: Double) -> Double { 1 / z }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func domainViolation(lower l: Double, upper u: Double) -> String? {
         l <= 0 && u >= 0 ? "reciprocal of an interval holding 0 ([\(l), \(u)])" : nil

@@ -15,6 +15,7 @@ public struct Sigmoid: ElementwiseOperator {
     @inline(__always) static func logistic(_ z: Double) -> Double { 1 / (1 + Foundation.exp(-z)) }
 
     public func value(_ z: Double) -> Double { Self.logistic(z) }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (max(0, LibmError.down(value(l), Self.ulps)), min(1, LibmError.up(value(u), Self.ulps)))

@@ -15,6 +15,7 @@ public struct Softplus: ElementwiseOperator {
     @inline(__always) static func softplus(_ z: Double) -> Double { max(z, 0) + Foundation.log1p(Foundation.exp(-abs(z))) }
 
     public func value(_ z: Double) -> Double { Self.softplus(z) }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (max(0, LibmError.down(value(l), Self.ulps)), LibmError.up(value(u), Self.ulps))

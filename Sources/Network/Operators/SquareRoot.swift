@@ -9,6 +9,7 @@ public struct SquareRoot: ElementwiseOperator {
                                          ulps: LibmError.sqrt, slopeUlps: LibmError.sqrt + 2 * LibmError.division)
 
     public func value(_ z: Double) -> Double { z.squareRoot() }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func domainViolation(lower l: Double, upper u: Double) -> String? {
         l < 0 ? "sqrt of an interval reaching below 0 (lower bound \(l))" : nil

@@ -13,6 +13,7 @@ public struct Tanh: ElementwiseOperator {
                                          ulps: LibmError.tanh, slopeUlps: 4 * LibmError.tanh)
 
     public func value(_ z: Double) -> Double { Foundation.tanh(z) }
+    public func derivative(_ z: Double) -> Double { Self.function.derivative(z) }
 
     public func interval(lower l: Double, upper u: Double) -> (lower: Double, upper: Double) {
         (max(-1, LibmError.down(value(l), LibmError.tanh)), min(1, LibmError.up(value(u), LibmError.tanh)))

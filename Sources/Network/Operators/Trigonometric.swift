@@ -24,6 +24,7 @@ public struct Sinusoid: ElementwiseOperator {
     static let largestLocatedArgument = 1e8
 
     public func value(_ z: Double) -> Double { phase == 0 ? Foundation.sin(z) : Foundation.cos(z) }
+    public func derivative(_ z: Double) -> Double { slope(z) }
     func slope(_ z: Double) -> Double { phase == 0 ? Foundation.cos(z) : -Foundation.sin(z) }
 
     var function: SmoothFunction {

@@ -1,0 +1,197 @@
+import Bounds
+import Dispatch
+import LinearAlgebra
+import Network
+import Splitting
+
+/// One unstable ReLU fixed to a side: z ≥ 0 (active, y = z) or z ≤ 0 (inactive, y = 0). In the relaxation
+/// the neuron's triangle becomes a segment: the pre-activation's bounds are clamped at 0, which is sound
+/// for the half of the domain the split keeps, so every bound of the child is a bound over that half.
+public struct ReLUSplit: Sendable, Hashable {
+    /// The pre-activation node and the neuron within it.
+    public var node: Int
+    public var neuron: Int
+    public var active: Bool
+}
+
+/// Complete verification of one case (a conjunction of output rows a·y ≤ b that together describe a
+/// violation) by branch and bound on ReLU splits. A domain is the input box with some neurons fixed; it
+/// is proven when the certified lower bound of one row exceeds its b, or when its bounds are empty (no
+/// input reaches it). Each child starts from its parent's bounds: nodes below the split keep them, the
+/// later ones are recomputed by CROWN over the clamped neuron and intersected with the parent's.
+/// Domains are explored depth first, the child with the worse bound first, so the open list holds at
+/// most two domains per level (the memory cap is a guard, not the usual limit).
+struct ReLUBranchAndBound {
+    let graph: Graph
+    let evaluator: DualBound
+    let solver: SplittingSolver?
+    let attack: GradientAttack
+    var settings: Settings
+    /// Open domains held at once; beyond it the case is left `unknown` (the memory cap).
+    var maximumDomains: Int
+    /// Iterations of the warm-started ADMM solve on a domain CROWN leaves open (0: CROWN only).
+    var solverIterations: Int
+    /// Each ReLU's (pre-activation node, activation node): the neurons a split may fix.
+    let reluLayers: [(Int, Int)]
+
+    init(graph: Graph, solver: SplittingSolver?, settings: Settings, maximumDomains: Int, solverIterations: Int) {
+        self.graph = graph
+        evaluator = solver?.dual ?? DualBound(graph: graph)
+        self.solver = solver
+        attack = GradientAttack(graph: graph)
+        self.settings = settings
+        self.maximumDomains = maximumDomains
+        self.solverIterations = solverIterations
+        reluLayers = Self.reluLayers(graph)
+    }
+
+    /// A domain with its sound bounds, the row bounds found for it and its solver state.
+    struct Domain {
+        var bounds: [Interval]
+        var splits: [ReLUSplit]
+        /// Best certified (lower − b) over the rows: the domain is proven when positive.
+        var gap: Double
+        var branching: ReLUSplit?
+        var workspace: Workspace?
+    }
+
+    /// What bounding a domain gave: proven, a counterexample found on the way, or open with its data.
+    enum Outcome {
+        case proven
+        case counterexample([Double], [Double])
+        case open(Domain)
+    }
+
+    func prove(_ d: Property.Disjunct, deadline: UInt64, report: inout VerificationReport) -> VerificationAnswer {
+        let box = Interval(lower: d.lower, upper: d.upper)
+        var scratch = DualScratch()
+        let root = IntermediateBounds.crownWithRelaxations(graph, box: box, dual: evaluator, extra: [], stops: nil,
+                                                           scratch: &scratch).bounds
+        var open: [Domain] = []
+        switch bound(Domain(bounds: root, splits: [], gap: -.infinity), d, box, &scratch, deadline, &report) {
+        case .proven: return .unsat
+        case .counterexample(let x, let y): return .sat(input: x, output: y)
+        case .open(let r): open.append(r)
+        }
+        var undecided = false
+        while let domain = open.popLast() {
+            if DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
+            guard let split = domain.branching else {
+                undecided = true   // every neuron fixed (or none splittable) and still open
+                continue
+            }
+            var children: [Domain] = []
+            for active in [true, false] {
+                let child = ReLUSplit(node: split.node, neuron: split.neuron, active: active)
+                guard let start = clamped(domain, child) else { report.domainsProven += 1; continue }
+                switch bound(start, d, box, &scratch, deadline, &report) {
+                case .proven: report.domainsProven += 1
+                case .counterexample(let x, let y): return .sat(input: x, output: y)
+                case .open(let c): children.append(c)
+                }
+            }
+            report.reluSplits += 1
+            // The worse child last: popped first (depth first on the weakest bound).
+            open += children.sorted { $0.gap > $1.gap }
+            report.largestOpenList = max(report.largestOpenList, open.count)
+            if open.count > maximumDomains { return .unknown }
+        }
+        return undecided ? .unknown : .unsat
+    }
+
+    /// The child's starting bounds: the parent's with the neuron clamped; nil when that side is empty.
+    func clamped(_ parent: Domain, _ split: ReLUSplit) -> Domain? {
+        var bounds = parent.bounds
+        var b = bounds[split.node]
+        if split.active { b.lower[split.neuron] = max(b.lower[split.neuron], 0) }
+        else { b.upper[split.neuron] = min(b.upper[split.neuron], 0) }
+        guard b.lower[split.neuron] <= b.upper[split.neuron] else { return nil }
+        bounds[split.node] = b
+        return Domain(bounds: bounds, splits: parent.splits + [split], gap: parent.gap, branching: nil,
+                      workspace: parent.workspace)
+    }
+
+    /// Bounds the domain: intermediate bounds after its last split, CROWN on the rows, then (if CROWN
+    /// leaves it open) a short warm-started solve; a counterexample is looked for at CROWN's minimiser.
+    func bound(_ start: Domain, _ d: Property.Disjunct, _ box: Interval, _ scratch: inout DualScratch,
+               _ deadline: UInt64, _ report: inout VerificationReport) -> Outcome {
+        var domain = start
+        report.domainsBounded += 1
+        if let last = start.splits.last {
+            let refined = IntermediateBounds.crownWithRelaxations(
+                graph, box: box, dual: evaluator, extra: [], stops: nil, scratch: &scratch,
+                prior: start.bounds, from: last.node + 1).bounds
+            if refined.contains(where: { $0.isEmpty }) { return .proven }
+            domain.bounds = refined
+        }
+        let c = Self.objectives(d, graph)
+        let crown = evaluator.evaluate(target: graph.output, objectives: c, box: box, bounds: domain.bounds,
+                                       rule: .crown, keepActivationCoefficients: true, relaxations: nil,
+                                       stops: [], scratch: &scratch)
+        var lower = crown.lower
+        var (gap, row) = Self.bestGap(lower, d)
+        if gap > 0 { return .proven }
+        if let x = falsify(crown.inputCoefficients, row: row, d, deadline) { return .counterexample(x.0, x.1) }
+        if solverIterations > 0, let solver {
+            lower = zip(lower, solve(solver, &domain, c, box, d, deadline, &report)).map { max($0, $1) }
+            (gap, row) = Self.bestGap(lower, d)
+            if gap > 0 { return .proven }
+        }
+        domain.gap = gap
+        domain.branching = branchingNeuron(domain, crown.activationCoefficients, column: row)
+        return .open(domain)
+    }
+
+    /// The domain's ADMM bounds: a few hundred iterations from the parent's workspace, stopping early on a
+    /// column that clears its row's bound. The certified dual value only, never the primal.
+    func solve(_ solver: SplittingSolver, _ domain: inout Domain, _ c: Matrix, _ box: Interval,
+               _ d: Property.Disjunct, _ deadline: UInt64, _ report: inout VerificationReport) -> [Double] {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now < deadline else { return [Double](repeating: -.infinity, count: c.cols) }
+        var s = settings
+        s.maxIterations = solverIterations
+        s.deadline = Double(deadline - now) / 1e9
+        s.targets = d.outputs.map { $0.bound }
+        var ws = domain.workspace ?? solver.makeWorkspace(target: graph.output, columns: c.cols)
+        guard let sol = try? solver.solve(objectives: c, box: box, bounds: domain.bounds, workspace: &ws,
+                                          settings: s) else {
+            return [Double](repeating: -.infinity, count: c.cols)
+        }
+        report.iterations += sol.iterations
+        domain.workspace = ws
+        return sol.lower
+    }
+
+    /// CROWN's minimiser of the row over the box (each input at the end its coefficient prefers), then a
+    /// short attack from there: a domain whose bound is near its row often holds a real violation there.
+    func falsify(_ coefficients: Matrix, row: Int, _ d: Property.Disjunct,
+                 _ deadline: UInt64) -> ([Double], [Double])? {
+        let x = d.lower.indices.map { coefficients[$0, row] > 0 ? d.lower[$0] : d.upper[$0] }
+        var short = attack
+        short.restarts = 0
+        short.steps = Self.domainAttackSteps
+        return short.run(lower: d.lower, upper: d.upper, cases: [d.outputs], starts: [x], deadline: deadline)
+            .map { ($0.input, $0.output) }
+    }
+
+    /// PGD steps from each open domain's minimiser: a tenth of a root attack's.
+    static let domainAttackSteps = 5
+
+    /// The rows as objective columns (n_out × rows).
+    static func objectives(_ d: Property.Disjunct, _ graph: Graph) -> Matrix {
+        var c = Matrix(rows: graph.outputSize, cols: d.outputs.count)
+        for (j, con) in d.outputs.enumerated() { for i in 0..<graph.outputSize { c[i, j] = con.coefficients[i] } }
+        return c
+    }
+
+    /// The largest lower − b over the rows (a strict row proven at 0 too), and its row.
+    static func bestGap(_ lower: [Double], _ d: Property.Disjunct) -> (Double, Int) {
+        var best = -Double.infinity, row = 0
+        for (j, con) in d.outputs.enumerated() {
+            var gap = lower[j] - con.bound
+            if con.strict && gap == 0 { gap = Double.leastNormalMagnitude }
+            if gap > best { best = gap; row = j }
+        }
+        return (best, row)
+    }
+}
