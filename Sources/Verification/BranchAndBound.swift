@@ -71,7 +71,9 @@ struct ReLUBranchAndBound {
         switch bound(Domain(bounds: root, splits: [], gap: -.infinity), d, box, &scratch, deadline, &report) {
         case .proven: return .unsat
         case .counterexample(let x, let y): return .sat(input: x, output: y)
-        case .open(let r): open.append(r)
+        case .open(let r):
+            guard maximumDomains > 0 else { return .unknown }
+            open.append(r)
         }
         var undecided = false
         while let domain = open.popLast() {
@@ -91,10 +93,10 @@ struct ReLUBranchAndBound {
                 }
             }
             report.reluSplits += 1
+            if open.count + children.count > maximumDomains { return .unknown }
             // The worse child last: popped first (depth first on the weakest bound).
             open += children.sorted { $0.gap > $1.gap }
             report.largestOpenList = max(report.largestOpenList, open.count)
-            if open.count > maximumDomains { return .unknown }
         }
         return undecided ? .unknown : .unsat
     }

@@ -245,20 +245,23 @@ public struct Verifier: Sendable {
             var stats = IntermediateStatistics()
             let bounds = try solver.intermediateBounds(box: box, method: intermediates, workspaces: &wss,
                                                    settings: s, statistics: &stats)
-            var ws = part.workspace ?? solver.makeWorkspace(target: graph.output, columns: m)
-            let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: s)
             report.boxesBounded += 1
-            report.iterations += sol.iterations + stats.iterations
-            // Proven when one row cannot hold anywhere in the part.
-            var proven = false
-            var closest = 0
-            var closestGap = -Double.infinity
-            for (j, con) in d.outputs.enumerated() {
-                let gap = sol.lower[j] - con.bound
-                if gap > 0 || (con.strict && gap >= 0) { proven = true }
-                if gap > closestGap { closestGap = gap; closest = j }
+            report.iterations += stats.iterations
+            // CROWN first: when it proves a row, the part needs no solve.
+            let crown = solver.dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds,
+                                             rule: .crown)
+            var (gap, closest) = ReLUBranchAndBound.bestGap(crown.lower, d)
+            if gap > 0 {
+                report.boxesProven += 1
+                continue
             }
-            if proven {
+            var ws = part.workspace ?? solver.makeWorkspace(target: graph.output, columns: m)
+            s.targets = d.outputs.map { $0.bound }
+            let sol = try solver.solve(objectives: c, box: box, bounds: bounds, workspace: &ws, settings: s)
+            report.iterations += sol.iterations
+            (gap, closest) = ReLUBranchAndBound.bestGap(sol.lower, d)
+            // Proven when one row cannot hold anywhere in the part.
+            if gap > 0 {
                 report.boxesProven += 1
                 continue
             }
@@ -269,13 +272,11 @@ public struct Verifier: Sendable {
                 continue
             }
             // Split the coordinate with the largest influence on the closest row.
-            let crown = solver.dual.evaluate(target: graph.output, objectives: c.columns(closest..<(closest + 1)),
-                                             box: box, bounds: bounds, rule: .crown)
             var axis = -1
             var score = -1.0
             for i in 0..<part.lower.count {
                 let w = part.upper[i] - part.lower[i]
-                let sc = abs(crown.inputCoefficients[i, 0]) * w + 1e-12 * w
+                let sc = abs(crown.inputCoefficients[i, closest]) * w + 1e-12 * w
                 if w > 0 && sc > score { score = sc; axis = i }
             }
             guard axis >= 0 else {

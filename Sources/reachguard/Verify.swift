@@ -25,68 +25,88 @@ struct Verify: ParsableCommand {
     @Argument(help: "The ONNX model.") var model: String
     @Argument(help: "The VNN-LIB property.") var property: String
     @Option(help: "Time limit in seconds.") var timeout: Double = 60
-    @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
-    @Option(help: "Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input or relu.")
-    var branching: String = "auto"
-    @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
-    var domainIterations: Int = 300
+    @OptionGroup var options: VerifyOptions
     @Flag(help: "Print one JSON object instead of the VNN-COMP text.") var json = false
 
     func validate() throws {
         try OptionCheck.seconds(timeout, "--timeout")
-        try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
-        try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu"])
-        try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
     }
 
     func run() throws {
         ReachGuard.prepare()
         do {
-            let m = try ONNXImporter.load(path: model)
-            let p = try VNNLIBParser.parse(path: property)
-            guard p.inputCount == m.graph.inputSize else {
-                throw CommandFailure("\(property) declares \(p.inputCount) inputs; \(model) takes \(m.graph.inputSize)")
-            }
-            guard p.outputCount == m.graph.outputSize else {
-                throw CommandFailure("\(property) declares \(p.outputCount) outputs; \(model) gives \(m.graph.outputSize)")
-            }
-            guard let method = IntermediateMethod(rawValue: intermediates) else {
-                throw CommandFailure("--intermediates must be crown or lp, not '\(intermediates)'")
-            }
-            var verifier = Verifier(graph: m.graph)
-            verifier.intermediates = method
-            verifier.domainIterations = domainIterations
-            switch branching {
-            case "input": verifier.inputSplitLimit = Int.max
-            case "relu": verifier.inputSplitLimit = 0
-            default: break
-            }
-            let report = try verifier.verify(p, timeout: timeout)
+            let report = try options.decide(model: model, property: property, timeout: timeout)
             if json {
-                var obj: [String: Any] = ["result": report.answer.word, "seconds": report.seconds,
-                                          "boxes_bounded": report.boxesBounded, "boxes_proven": report.boxesProven,
-                                          "splits": report.splits, "iterations": report.iterations,
-                                          "domains_bounded": report.domainsBounded,
-                                          "domains_proven": report.domainsProven, "relu_splits": report.reluSplits,
-                                          "largest_open_list": report.largestOpenList]
-                if case .sat(let x, let y) = report.answer {
-                    obj["counterexample"] = ["input": x, "output": y]
-                }
-                try Output.json(obj)
+                try Output.json(report.object)
             } else {
-                Output.line(report.answer.word)
-                if case .sat(let x, let y) = report.answer {
-                    var lines = x.enumerated().map { "(X_\($0.offset) \(String(format: "%.17g", $0.element)))" }
-                    lines += y.enumerated().map { "(Y_\($0.offset) \(String(format: "%.17g", $0.element)))" }
-                    Output.line("(" + lines.joined(separator: "\n ") + ")")
-                }
+                Output.line(report.vnncompText)
             }
             Output.log("verify: \(report.answer.word) in \(String(format: "%.3f", report.seconds)) s, "
-                + "\(report.boxesBounded) boxes bounded, \(report.splits) splits")
+                + "\(report.boxesBounded) boxes bounded, \(report.splits) splits, "
+                + "\(report.domainsBounded) ReLU domains")
         } catch {
             Output.line("error")
             Output.log("error: \(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+/// The options of a verification run, shared by `verify` and `verify-suite`.
+struct VerifyOptions: ParsableArguments {
+    @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
+    @Option(help: "Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input or relu.")
+    var branching: String = "auto"
+    @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
+    var domainIterations: Int = 300
+
+    func validate() throws {
+        try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
+        try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu"])
+        try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
+    }
+
+    /// Loads both files, checks they fit, and decides the property within `timeout` seconds.
+    func decide(model: String, property: String, timeout: Double) throws -> VerificationReport {
+        let m = try ONNXImporter.load(path: model)
+        let p = try VNNLIBParser.parse(path: property)
+        guard p.inputCount == m.graph.inputSize else {
+            throw CommandFailure("\(property) declares \(p.inputCount) inputs; \(model) takes \(m.graph.inputSize)")
+        }
+        guard p.outputCount == m.graph.outputSize else {
+            throw CommandFailure("\(property) declares \(p.outputCount) outputs; \(model) gives \(m.graph.outputSize)")
+        }
+        guard let method = IntermediateMethod(rawValue: intermediates) else {
+            throw CommandFailure("--intermediates must be crown or lp, not '\(intermediates)'")
+        }
+        var verifier = Verifier(graph: m.graph)
+        verifier.intermediates = method
+        verifier.domainIterations = domainIterations
+        switch branching {
+        case "input": verifier.inputSplitLimit = Int.max
+        case "relu": verifier.inputSplitLimit = 0
+        default: break
+        }
+        return try verifier.verify(p, timeout: timeout)
+    }
+}
+
+extension VerificationReport {
+    /// VNN-COMP's result text: the answer, then for `sat` the counterexample as ((X_0 v) ... (Y_0 v)).
+    var vnncompText: String {
+        guard case .sat(let x, let y) = answer else { return answer.word }
+        var lines = x.enumerated().map { "(X_\($0.offset) \(String(format: "%.17g", $0.element)))" }
+        lines += y.enumerated().map { "(Y_\($0.offset) \(String(format: "%.17g", $0.element)))" }
+        return answer.word + "\n(" + lines.joined(separator: "\n ") + ")"
+    }
+
+    var object: [String: Any] {
+        var obj: [String: Any] = ["result": answer.word, "seconds": seconds,
+                                  "boxes_bounded": boxesBounded, "boxes_proven": boxesProven,
+                                  "splits": splits, "iterations": iterations,
+                                  "domains_bounded": domainsBounded, "domains_proven": domainsProven,
+                                  "relu_splits": reluSplits, "largest_open_list": largestOpenList]
+        if case .sat(let x, let y) = answer { obj["counterexample"] = ["input": x, "output": y] }
+        return obj
     }
 }

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Verification
+
+struct VerifySuite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-suite",
+        abstract: "Run a benchmark's instance list (VNN-COMP's instances.csv) and write one result row per instance.",
+        discussion: """
+        Each line of the list is `onnx,vnnlib,timeout`, paths relative to the list's folder (no header,
+        as in VNN-COMP). Instances run one after another in this process, each within its own timeout
+        (scaled by --timeout-scale). `--shard I/N` takes the instances whose line number (from 0) is I
+        modulo N, so N jobs (a Slurm job array, one shard per task) share a suite; their result files
+        concatenate.
+
+        Each result row is `onnx,vnnlib,result,seconds` (result: sat, unsat, unknown, timeout or
+        error), on standard output or in --results. With --json, one summary object goes to standard
+        output instead. Progress goes to standard error.
+
+        Exit codes: 0 when every instance got a row (errors included, as rows); 1 when the list
+        cannot be read; 64 on a usage error.
+
+        Example:
+          reachguard verify-suite benchmarks/acasxu/instances.csv --shard 0/4 --results acas-0.csv
+        """)
+
+    @Argument(help: "The instance list (onnx,vnnlib,timeout per line).") var instances: String
+    @Option(help: "I/N: run only the instances whose index is I modulo N.") var shard: String = "0/1"
+    @Option(help: "Write the rows to this CSV file instead of standard output.") var results: String?
+    @Option(help: "Multiply every instance's timeout by this factor.") var timeoutScale: Double = 1
+    @OptionGroup var options: VerifyOptions
+    @Flag(help: "Print one JSON summary object instead of the rows on standard output.") var json = false
+
+    func validate() throws {
+        _ = try Self.parseShard(shard)
+        try OptionCheck.number(timeoutScale, "--timeout-scale", in: 0...1e6, open: true)
+    }
+
+    static func parseShard(_ text: String) throws -> (index: Int, count: Int) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1_000_000,
+              i >= 0, i < n else {
+            throw ValidationError("--shard must be I/N with 0 ≤ I < N ≤ 1000000, not '\(text)'")
+        }
+        return (i, n)
+    }
+
+    struct Instance {
+        /// As the list gives them (the rows repeat them), then resolved against the list's folder.
+        var listed: (onnx: String, vnnlib: String)
+        var onnx: String
+        var vnnlib: String
+        var timeout: Double
+    }
+
+    /// The list's instances, paths resolved against its folder; a malformed line names its number.
+    static func load(_ path: String) throws -> [Instance] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else { throw CommandFailure("\(path): cannot be read as UTF-8 text") }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var out: [Instance] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count == 3, !f[0].isEmpty, !f[1].isEmpty, let t = Double(f[2]), t.isFinite, t >= 0,
+                  t <= OptionCheck.maximumSeconds else {
+                throw CommandFailure("\(path): line \(n + 1): expected onnx,vnnlib,timeout (seconds), got '\(line)'")
+            }
+            func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : folder.appendingPathComponent(p).path }
+            out.append(Instance(listed: (f[0], f[1]), onnx: resolve(f[0]), vnnlib: resolve(f[1]), timeout: t))
+        }
+        return out
+    }
+
+    func run() throws {
+        try Output.run {
+            let (index, count) = try Self.parseShard(shard)
+            let all = try Self.load(instances)
+            let mine = all.enumerated().filter { $0.offset % count == index }.map(\.element)
+            var rows: [String] = []
+            var tally: [String: Int] = [:]
+            var total = 0.0
+            for (k, inst) in mine.enumerated() {
+                let (word, seconds) = decide(inst)
+                tally[word, default: 0] += 1
+                total += seconds
+                rows.append([inst.listed.onnx, inst.listed.vnnlib, word, String(format: "%.3f", seconds)].joined(separator: ","))
+                Output.log("[\(k + 1)/\(mine.count)] \(word) in \(String(format: "%.2f", seconds)) s: "
+                    + URL(fileURLWithPath: inst.vnnlib).lastPathComponent)
+            }
+            let text = rows.map { $0 + "\n" }.joined()
+            if let results {
+                guard FileManager.default.createFile(atPath: results, contents: Data(text.utf8)) else {
+                    throw CommandFailure("--results: cannot write \(results)")
+                }
+            }
+            if json {
+                try Output.json(["instances": mine.count, "shard": shard, "seconds": total,
+                                 "results": tally])
+            } else if results == nil {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        }
+    }
+
+    /// One instance's answer word and wall time; a file error is the row's `error`, not the suite's.
+    func decide(_ inst: Instance) -> (String, Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let word: String
+        do {
+            word = try options.decide(model: inst.onnx, property: inst.vnnlib,
+                                      timeout: inst.timeout * timeoutScale).answer.word
+        } catch {
+            Output.log("error: \(error)")
+            word = "error"
+        }
+        return (word, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+}
