@@ -66,9 +66,10 @@ struct ReLUBranchAndBound {
         let box = Interval(lower: d.lower, upper: d.upper)
         var scratch = DualScratch()
         let root = IntermediateBounds.crownWithRelaxations(graph, box: box, dual: evaluator, extra: [], stops: nil,
-                                                           scratch: &scratch).bounds
+                                                           scratch: &scratch)
         var open: [Domain] = []
-        switch bound(Domain(bounds: root, splits: [], gap: -.infinity), d, box, &scratch, deadline, &report) {
+        switch bound(Domain(bounds: root.bounds, splits: [], gap: -.infinity), sets: root.relaxations, d, box,
+                     &scratch, deadline, &report) {
         case .proven: return .unsat
         case .counterexample(let x, let y): return .sat(input: x, output: y)
         case .open(let r):
@@ -86,7 +87,7 @@ struct ReLUBranchAndBound {
             for active in [true, false] {
                 let child = ReLUSplit(node: split.node, neuron: split.neuron, active: active)
                 guard let start = clamped(domain, child) else { report.domainsProven += 1; continue }
-                switch bound(start, d, box, &scratch, deadline, &report) {
+                switch bound(start, sets: nil, d, box, &scratch, deadline, &report) {
                 case .proven: report.domainsProven += 1
                 case .counterexample(let x, let y): return .sat(input: x, output: y)
                 case .open(let c): children.append(c)
@@ -115,20 +116,23 @@ struct ReLUBranchAndBound {
 
     /// Bounds the domain: intermediate bounds after its last split, CROWN on the rows, then (if CROWN
     /// leaves it open) a short warm-started solve; a counterexample is looked for at CROWN's minimiser.
-    func bound(_ start: Domain, _ d: Property.Disjunct, _ box: Interval, _ scratch: inout DualScratch,
-               _ deadline: UInt64, _ report: inout VerificationReport) -> Outcome {
+    /// `sets`: the relaxed sets over the domain's bounds when the caller has them (the root's).
+    func bound(_ start: Domain, sets: Relaxations?, _ d: Property.Disjunct, _ box: Interval,
+               _ scratch: inout DualScratch, _ deadline: UInt64, _ report: inout VerificationReport) -> Outcome {
         var domain = start
+        var sets = sets
         report.domainsBounded += 1
         if let last = start.splits.last {
             let refined = IntermediateBounds.crownWithRelaxations(
                 graph, box: box, dual: evaluator, extra: [], stops: nil, scratch: &scratch,
-                prior: start.bounds, from: last.node + 1).bounds
-            if refined.contains(where: { $0.isEmpty }) { return .proven }
-            domain.bounds = refined
+                prior: start.bounds, from: last.node + 1)
+            if refined.bounds.contains(where: { $0.isEmpty }) { return .proven }
+            domain.bounds = refined.bounds
+            sets = refined.relaxations
         }
         let c = Self.objectives(d, graph)
         let crown = evaluator.evaluate(target: graph.output, objectives: c, box: box, bounds: domain.bounds,
-                                       rule: .crown, keepActivationCoefficients: true, relaxations: nil,
+                                       rule: .crown, keepActivationCoefficients: true, relaxations: sets,
                                        stops: [], scratch: &scratch)
         var lower = crown.lower
         var (gap, row) = Self.bestGap(lower, d)

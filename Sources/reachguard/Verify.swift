@@ -13,7 +13,13 @@ struct Verify: ParsableCommand {
         (the VNN-COMP convention). `unsat` means the property's violation is proven impossible
         (the network is safe for it); `sat` is printed only with a concrete counterexample,
         checked by a forward pass, which follows in VNN-COMP's ((X_0 v) ... (Y_0 v)) form.
-        Undecided parts of the input box are split, each part warm-started from its parent.
+
+        Order of work: random samples and a pattern search, a gradient attack (PGD, up to a tenth of
+        the time limit and at most 2 s), then branch and bound. With up to 5 inputs the input box is
+        split (the coordinate of largest influence first; each part bounded by CROWN, then ADMM);
+        with more, unstable ReLUs are split (BaBSR's choice), each domain bounded by CROWN and, when
+        CROWN leaves it open, by a short ADMM solve warm-started from its parent's. --json reports the
+        domains bounded and proven, the splits and the most domains open at once.
 
         Exit codes: 0 when an answer (sat, unsat, unknown, timeout) was printed; 1 on error
         (the first word is then `error`); 64 on a usage error.
@@ -55,14 +61,16 @@ struct Verify: ParsableCommand {
 /// The options of a verification run, shared by `verify` and `verify-suite`.
 struct VerifyOptions: ParsableArguments {
     @Option(help: "Intermediate bounds: crown (default) or lp.") var intermediates: String = "crown"
-    @Option(help: "Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input or relu.")
+    @Option(help: """
+        Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input, relu, or none (the root bound only).
+        """)
     var branching: String = "auto"
     @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
     var domainIterations: Int = 300
 
     func validate() throws {
         try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
-        try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu"])
+        try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu", "none"])
         try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
     }
 
@@ -85,6 +93,9 @@ struct VerifyOptions: ParsableArguments {
         switch branching {
         case "input": verifier.inputSplitLimit = Int.max
         case "relu": verifier.inputSplitLimit = 0
+        case "none":
+            verifier.inputSplitLimit = 0
+            verifier.maximumDomains = 0
         default: break
         }
         return try verifier.verify(p, timeout: timeout)

@@ -86,7 +86,8 @@ struct VerifySuite: ParsableCommand {
                 let (word, seconds) = decide(inst)
                 tally[word, default: 0] += 1
                 total += seconds
-                rows.append([inst.listed.onnx, inst.listed.vnnlib, word, String(format: "%.3f", seconds)].joined(separator: ","))
+                let row = [inst.listed.onnx, inst.listed.vnnlib, word, String(format: "%.3f", seconds)]
+                rows.append(row.joined(separator: ","))
                 Output.log("[\(k + 1)/\(mine.count)] \(word) in \(String(format: "%.2f", seconds)) s: "
                     + URL(fileURLWithPath: inst.vnnlib).lastPathComponent)
             }
