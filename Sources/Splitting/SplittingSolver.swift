@@ -587,10 +587,12 @@ public struct SplittingSolver: Sendable {
 
     /// cₖᵀ y at a point of the relaxation built from the iterate: the input
     /// clipped to the box, affine nodes evaluated exactly, each activation's
-    /// output clamped into its relaxed set above z. An upper bound on the relaxed minimum.
+    /// output clamped into its relaxed set above z. An upper bound on the relaxed minimum
+    /// (+∞ where some z leaves its set's range: the point is then not in the relaxation).
     func feasibleValue(_ s: WorkingState, objectives: Matrix, problem p: ScaledProblem, layout: Layout) -> [Double] {
         let k = s.columns.count
         var values = [Matrix?](repeating: nil, count: graph.nodes.count)
+        var inside = [Bool](repeating: true, count: k)
         for v in layout.live {
             let n = graph.nodes[v].size
             switch graph.nodes[v].operation {
@@ -604,6 +606,7 @@ public struct SplittingSolver: Sendable {
                 values[v] = Self.affineValue(a, values, rows: n, columns: k)
             case .product(let u):
                 guard let z = values[u], let sets = p.scaledProducts[u] else { continue }
+                Self.markOutside(z, nil, sets, &inside)
                 var m = s.y[v]
                 for c in 0..<k {
                     for (i, set) in sets.enumerated() {
@@ -614,6 +617,7 @@ public struct SplittingSolver: Sendable {
                 values[v] = m
             case .elementwise(_, let u):
                 guard let z = values[u], let sets = p.scaledSets[u] else { continue }
+                Self.markOutside(z, sets, nil, &inside)
                 var m = s.y[v]
                 for c in 0..<k {
                     for i in 0..<n {
@@ -626,7 +630,8 @@ public struct SplittingSolver: Sendable {
             }
         }
         guard let y = values[layout.target] else { return [Double](repeating: .infinity, count: k) }
-        return Self.objectiveValues(objectives, y)
+        let raw = Self.objectiveValues(objectives, y)
+        return (0..<k).map { inside[$0] ? raw[$0] : .infinity }
     }
 
     /// W·inputs + b for K columns, from the inputs' values.
@@ -659,9 +664,29 @@ public struct SplittingSolver: Sendable {
         var x = Matrix(rows: box.count, cols: k)
         let g = r.inputCoefficients
         for c in 0..<k { for i in 0..<box.count { x[i, c] = g[i, c] >= 0 ? box.lower[i] : box.upper[i] } }
-        let exact = Self.objectiveValues(objectives, graph.evaluateBatch(x, upTo: target))
-        // Relaxed forward pass.
+        var exactInside = [Bool](repeating: true, count: k)
         var values = [Matrix?](repeating: nil, count: target + 1)
+        for v in 0...target {
+            switch graph.nodes[v].operation {
+            case .input: values[v] = x
+            case .affine(let a): values[v] = Self.affineValue(a, values, rows: graph.nodes[v].size, columns: k)
+            case .elementwise(let op, let u):
+                guard var z = values[u] else { continue }
+                Self.markOutside(z, p.sets[u], p.sets.products[u], &exactInside)
+                for i in 0..<z.data.count { z.data[i] = op.value(z.data[i]) }
+                values[v] = z
+            case .product(let u):
+                guard let z = values[u] else { continue }
+                Self.markOutside(z, p.sets[u], p.sets.products[u], &exactInside)
+                values[v] = Graph.products(z)
+            }
+        }
+        let exactRaw = values[target].map { Self.objectiveValues(objectives, $0) }
+            ?? [Double](repeating: .infinity, count: k)
+        let exact = (0..<k).map { exactInside[$0] ? exactRaw[$0] : .infinity }
+        // Relaxed forward pass.
+        var inside = [Bool](repeating: true, count: k)
+        values = [Matrix?](repeating: nil, count: target + 1)
         for v in 0...target {
             switch graph.nodes[v].operation {
             case .input:
@@ -670,6 +695,7 @@ public struct SplittingSolver: Sendable {
                 values[v] = Self.affineValue(a, values, rows: graph.nodes[v].size, columns: k)
             case .product(let u):
                 guard let z = values[u], let sets = p.sets.products[u] else { continue }
+                Self.markOutside(z, nil, sets, &inside)
                 let gp = r.activationCoefficients[v]
                 var y = Matrix(rows: sets.count, cols: k)
                 for c in 0..<k {
@@ -681,6 +707,7 @@ public struct SplittingSolver: Sendable {
                 values[v] = y
             case .elementwise(_, let u):
                 guard var y = values[u], let sets = p.sets[u] else { continue }
+                Self.markOutside(y, sets, nil, &inside)
                 let gy = r.activationCoefficients[v]
                 let n = y.rows
                 for c in 0..<k {
@@ -694,8 +721,44 @@ public struct SplittingSolver: Sendable {
             }
         }
         let relaxed = values[target].map { Self.objectiveValues(objectives, $0) } ?? exact
-        return (0..<k).map { min(exact[$0], relaxed[$0]) }
+        return (0..<k).map { min(exact[$0], inside[$0] ? relaxed[$0] : .infinity) }
     }
+
+    /// Clears `inside` for each column whose pre-activation values z leave the range their sets were built
+    /// for: such a point is outside the relaxation, so its objective bounds nothing. With bounds sound over
+    /// the box no network point leaves them; bounds clamped by a branch-and-bound split exclude some (an
+    /// input whose neuron is on the other side), and taking their value for an upper bound made the solver
+    /// give up domains it could prove.
+    static func markOutside(_ z: Matrix, _ sets: [RelaxedSet]?, _ products: [ProductSet]?, _ inside: inout [Bool]) {
+        let n = z.rows
+        func out(_ v: Double, _ l: Double, _ u: Double) -> Bool {
+            let slack = rangeSlack * (1 + (u - l))
+            return v < l - slack || v > u + slack
+        }
+        for c in 0..<min(z.cols, inside.count) where inside[c] {
+            if let sets {
+                for (i, set) in sets.enumerated() where set.isFinite && out(z.data[i + c * n], set.lower, set.upper) {
+                    inside[c] = false
+                    break
+                }
+            }
+            if let products, inside[c] {
+                let m = products.count
+                for (i, set) in products.enumerated() where set.isFinite {
+                    let x = z.data[i + c * n], y = z.data[m + i + c * n]
+                    if out(x, set.lowerX, set.upperX) || out(y, set.lowerY, set.upperY) {
+                        inside[c] = false
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    /// How far (relative to a range's width plus one) a value may stray past the range and still count as
+    /// inside: the rounding of the forward pass and of bounds computed to an LP's tolerance (HiGHS's, in the
+    /// tests), against a split's clamp, which excludes points by the neuron's whole range.
+    static let rangeSlack = 1e-6
 
     /// The dual bound at the current multipliers (λ_w = −ρ U of each
     /// pre-activation node's affine output copy, in the caller's units), raw

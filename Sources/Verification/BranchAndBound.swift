@@ -33,8 +33,10 @@ struct ReLUBranchAndBound {
     var solverIterations: Int
     /// Each ReLU's (pre-activation node, activation node): the neurons a split may fix.
     let reluLayers: [(Int, Int)]
+    var rule: BranchingRule
 
-    init(graph: Graph, solver: SplittingSolver?, settings: Settings, maximumDomains: Int, solverIterations: Int) {
+    init(graph: Graph, solver: SplittingSolver?, settings: Settings, maximumDomains: Int, solverIterations: Int,
+         rule: BranchingRule) {
         self.graph = graph
         evaluator = solver?.dual ?? DualBound(graph: graph)
         self.solver = solver
@@ -43,6 +45,7 @@ struct ReLUBranchAndBound {
         self.maximumDomains = maximumDomains
         self.solverIterations = solverIterations
         reluLayers = Self.reluLayers(graph)
+        self.rule = rule
     }
 
     /// A domain with its sound bounds, the row bounds found for it and its solver state.
@@ -139,23 +142,32 @@ struct ReLUBranchAndBound {
         if gap > 0 { return .proven }
         if let x = falsify(crown.inputCoefficients, row: row, d, deadline) { return .counterexample(x.0, x.1) }
         if solverIterations > 0, let solver {
-            lower = zip(lower, solve(solver, &domain, c, box, d, deadline, &report)).map { max($0, $1) }
+            lower = zip(lower, solve(solver, &domain, c, box, d, solverIterations, deadline, &report)).map(max)
             (gap, row) = Self.bestGap(lower, d)
             if gap > 0 { return .proven }
         }
         domain.gap = gap
-        domain.branching = branchingNeuron(domain, crown.activationCoefficients, column: row)
+        domain.branching = branchingNeuron(domain, crown.activationCoefficients, column: row,
+                                           objective: c.columns(row..<(row + 1)), box: box, scratch: &scratch)
+        // Nothing left to split: the relaxation is exact on the domain (an LP over one activation pattern),
+        // so the solve runs to the settings' own cap before the domain is left open.
+        if domain.branching == nil, solverIterations > 0, let solver {
+            lower = zip(lower, solve(solver, &domain, c, box, d, settings.maxIterations, deadline, &report)).map(max)
+            (gap, row) = Self.bestGap(lower, d)
+            if gap > 0 { return .proven }
+        }
         return .open(domain)
     }
 
-    /// The domain's ADMM bounds: a few hundred iterations from the parent's workspace, stopping early on a
-    /// column that clears its row's bound. The certified dual value only, never the primal.
+    /// The domain's ADMM bounds: `iterations` from the parent's workspace, stopping early on a column that
+    /// clears its row's bound. The certified dual value only, never the primal.
     func solve(_ solver: SplittingSolver, _ domain: inout Domain, _ c: Matrix, _ box: Interval,
-               _ d: Property.Disjunct, _ deadline: UInt64, _ report: inout VerificationReport) -> [Double] {
+               _ d: Property.Disjunct, _ iterations: Int, _ deadline: UInt64,
+               _ report: inout VerificationReport) -> [Double] {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now < deadline else { return [Double](repeating: -.infinity, count: c.cols) }
         var s = settings
-        s.maxIterations = solverIterations
+        s.maxIterations = iterations
         s.deadline = Double(deadline - now) / 1e9
         s.targets = d.outputs.map { $0.bound }
         var ws = domain.workspace ?? solver.makeWorkspace(target: graph.output, columns: c.cols)

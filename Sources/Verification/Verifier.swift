@@ -61,6 +61,7 @@ public struct Verifier: Sendable {
     /// close deep domains: its multipliers put no weight on the split constraints (z ≥ 0 or z ≤ 0), which
     /// the LP solved by ADMM enforces; warm-started, a domain takes tens of iterations (measured).
     public var domainIterations = 300
+    public var branchingRule = BranchingRule.babsr
 
     public init(graph: Graph) {
         self.graph = graph
@@ -157,7 +158,8 @@ public struct Verifier: Sendable {
         let solver = domainIterations > 0
             ? try? SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box)) : nil
         let bab = ReLUBranchAndBound(graph: graph, solver: solver, settings: settings,
-                                     maximumDomains: maximumDomains, solverIterations: domainIterations)
+                                     maximumDomains: maximumDomains, solverIterations: domainIterations,
+                                     rule: branchingRule)
         return bab.prove(d, deadline: deadline, report: &report)
     }
 

@@ -67,11 +67,14 @@ struct VerifyOptions: ParsableArguments {
     var branching: String = "auto"
     @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
     var domainIterations: Int = 300
+    @Option(help: "Which ReLU to split: babsr (default), fsb (filtered smart branching) or intercept.")
+    var branchingRule: String = "babsr"
 
     func validate() throws {
         try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
         try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu", "none"])
         try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
+        try OptionCheck.choice(branchingRule, "--branching-rule", BranchingRule.allCases.map(\.rawValue))
     }
 
     /// Loads both files, checks they fit, and decides the property within `timeout` seconds.
@@ -90,6 +93,7 @@ struct VerifyOptions: ParsableArguments {
         var verifier = Verifier(graph: m.graph)
         verifier.intermediates = method
         verifier.domainIterations = domainIterations
+        verifier.branchingRule = BranchingRule(rawValue: branchingRule) ?? .babsr
         switch branching {
         case "input": verifier.inputSplitLimit = Int.max
         case "relu": verifier.inputSplitLimit = 0

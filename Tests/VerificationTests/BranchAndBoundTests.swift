@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+import Network
+@testable import Verification
+
+/// Instances from Scripts/make_bab_fixtures.py: truth by exact MILP (HiGHS), `lp_proves` by the LP
+/// relaxation with LP-tight intermediate bounds, counterexamples by the script's attack, checked there.
+struct BaBCase: Decodable {
+    let onnx: String
+    let vnnlib: String
+    let truth: String
+    let lp_proves: Bool
+    let random_sampling_finds: Bool
+
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/bab")
+
+    static func all() throws -> [BaBCase] {
+        try JSONDecoder().decode([BaBCase].self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+    }
+
+    func load() throws -> (Graph, Property) {
+        (try ONNXImporter.load(path: Self.folder.appendingPathComponent(onnx).path).graph,
+         try VNNLIBParser.parse(path: Self.folder.appendingPathComponent(vnnlib).path))
+    }
+}
+
+final class BranchAndBoundTests: XCTestCase {
+    /// Both splitting methods on every instance: the MILP's answer, and every `sat` holds a real violation.
+    func testAnswersMatchExactMILPWithEitherSplitting() throws {
+        let cases = try BaBCase.all()
+        XCTAssertGreaterThanOrEqual(cases.filter { $0.truth == "sat" }.count, 2)
+        XCTAssertGreaterThanOrEqual(cases.filter { $0.truth == "unsat" && !$0.lp_proves }.count, 4)
+        for c in cases {
+            let (graph, property) = try c.load()
+            for limit in [0, Int.max] {
+                var v = Verifier(graph: graph)
+                v.inputSplitLimit = limit
+                let report = try v.verify(property, timeout: 60)
+                let label = "\(c.vnnlib) (\(limit == 0 ? "ReLU" : "input") splits)"
+                XCTAssertEqual(report.answer.word, c.truth, label)
+                if case .sat(let x, let y) = report.answer { assertViolates(property, graph, x, y, label) }
+            }
+        }
+    }
+
+    /// Where the LP relaxation cannot prove the property, the root bound does not either (ours is never
+    /// tighter than the LP's: a check of soundness too), and ReLU splits close it.
+    func testReLUSplitsProveWhatTheLPCannot() throws {
+        for c in try BaBCase.all() where c.truth == "unsat" && !c.lp_proves {
+            let (graph, property) = try c.load()
+            var root = Verifier(graph: graph)
+            root.inputSplitLimit = 0
+            root.maximumDomains = 0
+            XCTAssertEqual(try root.verify(property, timeout: 60).answer, .unknown, c.vnnlib)
+            var bab = root
+            bab.maximumDomains = 100_000
+            let report = try bab.verify(property, timeout: 60)
+            XCTAssertEqual(report.answer, .unsat, c.vnnlib)
+            XCTAssertGreaterThan(report.reluSplits, 0, c.vnnlib)
+            XCTAssertGreaterThan(report.domainsProven, 0, c.vnnlib)
+        }
+    }
+
+    /// A cap on the open domains is never exceeded; hitting it gives `unknown`, never a wrong answer.
+    func testOpenDomainsStayUnderTheCap() throws {
+        var capped = 0
+        for c in try BaBCase.all() where c.truth == "unsat" && !c.lp_proves {
+            let (graph, property) = try c.load()
+            var v = Verifier(graph: graph)
+            v.inputSplitLimit = 0
+            v.maximumDomains = 1
+            let report = try v.verify(property, timeout: 60)
+            XCTAssertLessThanOrEqual(report.largestOpenList, 1, c.vnnlib)
+            XCTAssertTrue(report.answer == .unknown || report.answer == .unsat, c.vnnlib)
+            if report.answer == .unknown { capped += 1 }
+        }
+        XCTAssertGreaterThan(capped, 0, "no instance needed more than one open domain: the cap went untested")
+    }
+
+    /// The attack alone finds the violations that uniform sampling misses, each checked by a forward pass.
+    func testGradientAttackFindsHiddenCounterexamples() throws {
+        let hidden = try BaBCase.all().filter { $0.truth == "sat" && !$0.random_sampling_finds }
+        XCTAssertFalse(hidden.isEmpty)
+        for c in hidden {
+            let (graph, property) = try c.load()
+            let d = property.disjuncts[0]
+            let attack = GradientAttack(graph: graph)
+            let found = attack.run(lower: d.lower, upper: d.upper, cases: property.disjuncts.map(\.outputs),
+                                   deadline: DispatchTime.now().uptimeNanoseconds + 10_000_000_000)
+            let cex = try XCTUnwrap(found, c.vnnlib)
+            assertViolates(property, graph, cex.input, cex.output, c.vnnlib)
+        }
+    }
+
+    func assertViolates(_ property: Property, _ graph: Graph, _ x: [Double], _ y: [Double], _ label: String) {
+        let y2 = graph.evaluate(x)
+        XCTAssertEqual(y, y2, label)
+        XCTAssertTrue(property.disjuncts.contains { d in
+            x.indices.allSatisfy { d.lower[$0] <= x[$0] && x[$0] <= d.upper[$0] }
+                && Verifier.violation(y2, d.outputs) <= 0
+        }, label)
+    }
+}
