@@ -28,7 +28,9 @@ counts = {}
 for r in rows:
     counts[r[2]] = counts.get(r[2], 0) + 1
 solved = [float(r[3]) for r in rows if r[2] in ("sat", "unsat")]
-wrong = [r[1] for r in rows if r[2] in ("sat", "unsat") and truth.get(os.path.basename(r[1]), r[2]) not in (r[2], "unknown", None)]
+def known(r):
+    return truth.get(os.path.basename(r[1]), r[2])
+wrong = [r[1] for r in rows if r[2] in ("sat", "unsat") and known(r) not in (r[2], "unknown", None)]
 med = statistics.median(solved) if solved else float("nan")
 top = max(solved) if solved else float("nan")
 print(f"{sys.argv[3]:>6}: solved {len(solved)}/{len(rows)}  median {med:.2f} s  max {top:.2f} s  "

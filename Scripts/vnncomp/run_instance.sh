@@ -6,20 +6,26 @@ set -uo pipefail
 [ $# -eq 6 ] || { echo "usage: run_instance.sh VERSION BENCHMARK ONNX VNNLIB RESULTS TIMEOUT" >&2; exit 1; }
 version="$1"; onnx="$3"; vnnlib="$4"; results="$5"; timeout="$6"
 [ "$version" = "v1" ] || { echo "run_instance.sh: unsupported interface version '$version'" >&2; exit 1; }
+[[ "$timeout" =~ ^[0-9]+([.][0-9]+)?$ ]] || {
+  echo "run_instance.sh: TIMEOUT must be a number of seconds, not '$timeout'" >&2; echo error > "$results"; exit 1; }
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${REACHGUARD_BIN:-$root/.build/release/reachguard}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 plain() {   # a readable uncompressed copy of $1, printed
   case "$1" in
-    *.gz) gunzip -c "$1" > "$work/$(basename "${1%.gz}")" && echo "$work/$(basename "${1%.gz}")" ;;
+    *.gz) gunzip -c -- "$1" > "$work/$(basename -- "${1%.gz}")" && echo "$work/$(basename -- "${1%.gz}")" ;;
     *) echo "$1" ;;
   esac
 }
 onnx="$(plain "$onnx")" && vnnlib="$(plain "$vnnlib")" || { echo error > "$results"; exit 0; }
 # The verifier keeps its own deadline; the outer limit (1 s more) only guards against a hang.
 outer="$(awk -v t="$timeout" 'BEGIN { printf "%d", t + 1.999 }')"
-if ! timeout --signal=KILL "$outer" "$bin" verify "$onnx" "$vnnlib" --timeout "$timeout" > "$work/out"; then
-  [ -s "$work/out" ] || echo timeout > "$work/out"
+timeout --signal=KILL "$outer" "$bin" verify --timeout "$timeout" -- "$onnx" "$vnnlib" > "$work/out"
+rc=$?
+# verify prints its answer and exits 0, or 1 on an error (on standard error); a kill by the outer
+# limit (137) is a timeout; no answer printed otherwise is an error.
+if [ ! -s "$work/out" ]; then
+  if [ "$rc" -eq 137 ]; then echo timeout > "$work/out"; else echo error > "$work/out"; fi
 fi
-cp "$work/out" "$results"
+cp -- "$work/out" "$results"

@@ -100,6 +100,18 @@ public struct SplittingSolver: Sendable {
     /// Whether node v's affine projection is solved matrix-free (conjugate gradient).
     public func isMatrixFree(node v: Int) -> Bool { projections[v]?.isMatrixFree ?? false }
 
+    /// The last iterate's network input for one solved objective column, in the graph's units: a point
+    /// to start an attack from (an estimate, never a bound). Nil before the column has been solved.
+    public func inputEstimate(_ ws: Workspace, column: Int) -> [Double]? {
+        guard column >= 0, column < ws.columns, ws.solved[column] else { return nil }
+        for (v, node) in graph.nodes.enumerated() {
+            guard case .input = node.operation else { continue }
+            guard v < ws.y.count, ws.y[v].rows == node.size, column < ws.y[v].cols else { return nil }
+            return (0..<node.size).map { ws.y[v][$0, column] * scale[v][$0] }
+        }
+        return nil
+    }
+
     /// A cold workspace for objectives on `target` with `columns` columns.
     public func makeWorkspace(target: Int, columns: Int) -> Workspace {
         let layout = Layout(graph: graph, target: target)

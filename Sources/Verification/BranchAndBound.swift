@@ -20,7 +20,7 @@ public struct ReLUSplit: Sendable, Hashable {
 /// input reaches it). Each child starts from its parent's bounds: nodes below the split keep them, the
 /// later ones are recomputed by CROWN over the clamped neuron and intersected with the parent's.
 /// Domains are explored depth first, the child with the worse bound first, so the open list holds at
-/// most two domains per level (the memory cap is a guard, not the usual limit).
+/// most one waiting sibling per level (the memory cap is a guard, not the usual limit).
 struct ReLUBranchAndBound {
     let graph: Graph
     let evaluator: DualBound
@@ -111,7 +111,7 @@ struct ReLUBranchAndBound {
         var b = bounds[split.node]
         if split.active { b.lower[split.neuron] = max(b.lower[split.neuron], 0) }
         else { b.upper[split.neuron] = min(b.upper[split.neuron], 0) }
-        guard b.lower[split.neuron] <= b.upper[split.neuron] else { return nil }
+        guard !(b.lower[split.neuron] > b.upper[split.neuron]) else { return nil }
         bounds[split.node] = b
         return Domain(bounds: bounds, splits: parent.splits + [split], gap: parent.gap, branching: nil,
                       workspace: parent.workspace)
@@ -140,7 +140,8 @@ struct ReLUBranchAndBound {
         var lower = crown.lower
         var (gap, row) = Self.bestGap(lower, d)
         if gap > 0 { return .proven }
-        if let x = falsify(crown.inputCoefficients, row: row, d, deadline) { return .counterexample(x.0, x.1) }
+        let minimiser = d.lower.indices.map { crown.inputCoefficients[$0, row] > 0 ? d.lower[$0] : d.upper[$0] }
+        if let x = falsify(from: minimiser, d, deadline) { return .counterexample(x.0, x.1) }
         if solverIterations > 0, let solver {
             lower = zip(lower, solve(solver, &domain, c, box, d, solverIterations, deadline, &report)).map(max)
             (gap, row) = Self.bestGap(lower, d)
@@ -149,12 +150,17 @@ struct ReLUBranchAndBound {
         domain.gap = gap
         domain.branching = branchingNeuron(domain, crown.activationCoefficients, column: row,
                                            objective: c.columns(row..<(row + 1)), box: box, scratch: &scratch)
-        // Nothing left to split: the relaxation is exact on the domain (an LP over one activation pattern),
-        // so the solve runs to the settings' own cap before the domain is left open.
+        // Nothing left to split: with only ReLUs the relaxation is exact on the domain (an LP over one
+        // activation pattern), so the solve runs to the settings' own cap, and its minimiser, near a real
+        // violation when the LP cannot prove the row, starts an attack before the domain is left open.
         if domain.branching == nil, solverIterations > 0, let solver {
             lower = zip(lower, solve(solver, &domain, c, box, d, settings.maxIterations, deadline, &report)).map(max)
             (gap, row) = Self.bestGap(lower, d)
             if gap > 0 { return .proven }
+            if let ws = domain.workspace, let x = solver.inputEstimate(ws, column: row),
+               let found = falsify(from: x, d, deadline) {
+                return .counterexample(found.0, found.1)
+            }
         }
         return .open(domain)
     }
@@ -180,11 +186,11 @@ struct ReLUBranchAndBound {
         return sol.lower
     }
 
-    /// CROWN's minimiser of the row over the box (each input at the end its coefficient prefers), then a
-    /// short attack from there: a domain whose bound is near its row often holds a real violation there.
-    func falsify(_ coefficients: Matrix, row: Int, _ d: Property.Disjunct,
-                 _ deadline: UInt64) -> ([Double], [Double])? {
-        let x = d.lower.indices.map { coefficients[$0, row] > 0 ? d.lower[$0] : d.upper[$0] }
+    /// A short attack from a bound's minimiser (CROWN's: each input at the end its coefficient prefers;
+    /// or the LP's): a domain whose bound is near its row often holds a real violation there. The start is
+    /// clipped to the box; every point found is checked by a forward pass.
+    func falsify(from start: [Double], _ d: Property.Disjunct, _ deadline: UInt64) -> ([Double], [Double])? {
+        let x = d.lower.indices.map { min(max(start[$0], d.lower[$0]), d.upper[$0]) }
         var short = attack
         short.restarts = 0
         short.steps = Self.domainAttackSteps

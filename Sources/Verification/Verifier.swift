@@ -10,7 +10,8 @@ public enum VerificationAnswer: Sendable, Equatable {
     case sat(input: [Double], output: [Double])
     /// Every case of the violation is proven impossible.
     case unsat
-    /// Not decided, with time left (a box became too small to split).
+    /// Not decided, with time left: a box became too small to split, a domain stayed open with every
+    /// neuron fixed, or the open domains reached `maximumDomains`.
     case unknown
     case timeout
 
@@ -70,6 +71,8 @@ public struct Verifier: Sendable {
     /// Violation of one case at output y: max_j (a_j·y − b_j), strict rows
     /// counting as violated only when < 0. Negative (or zero for non-strict) means satisfied.
     static func violation(_ y: [Double], _ cons: [Property.Constraint]) -> Double {
+        // An output that overflowed or is NaN proves nothing: never a counterexample.
+        guard y.allSatisfy(\.isFinite) else { return .infinity }
         var worst = -Double.infinity
         for c in cons {
             var v = -c.bound
@@ -81,12 +84,15 @@ public struct Verifier: Sendable {
         return worst
     }
 
-    /// Throws only for settings out of range (checked before any work).
-    public func verify(_ property: Property, timeout: Double) throws(SplittingError) -> VerificationReport {
-        try settings.validate()
+    /// Throws for settings out of range and for a property whose sizes are not the graph's (both checked
+    /// before any work), and for a solver that cannot be set up.
+    public func verify(_ property: Property, timeout: Double) throws(VerificationError) -> VerificationReport {
+        do { try settings.validate() } catch { throw .solver(error) }
         guard timeout >= 0 && timeout <= Settings.maximumDeadline else {
-            throw .invalidSetting(name: "timeout", value: "\(timeout)", requirement: "from 0 to \(Settings.maximumDeadline) seconds")
+            throw .solver(.invalidSetting(name: "timeout", value: "\(timeout)",
+                                          requirement: "from 0 to \(Settings.maximumDeadline) seconds"))
         }
+        try checkShape(property)
         let start = DispatchTime.now().uptimeNanoseconds
         let deadline = start + UInt64(max(0, timeout) * 1e9)
         var report = VerificationReport(answer: .unsat)
@@ -107,8 +113,11 @@ public struct Verifier: Sendable {
             return report
         }
         for d in property.disjuncts {
-            let answer = d.lower.count <= inputSplitLimit ? try prove(d, deadline: deadline, report: &report)
-                : try branchAndBound(d, deadline: deadline, report: &report)
+            let answer: VerificationAnswer
+            do {
+                answer = d.lower.count <= inputSplitLimit ? try prove(d, deadline: deadline, report: &report)
+                    : branchAndBound(d, deadline: deadline, report: &report)
+            } catch { throw .solver(error) }
             switch answer {
             case .unsat: continue
             case .sat(let x, let y):
@@ -123,6 +132,22 @@ public struct Verifier: Sendable {
         report.answer = timedOut ? .timeout : (undecided ? .unknown : .unsat)
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return report
+    }
+
+    /// Every case's box and output rows must have the graph's sizes, and its box must be ordered and
+    /// finite (the parser ensures it for files; this is for properties built in code).
+    func checkShape(_ property: Property) throws(VerificationError) {
+        guard property.inputCount == graph.inputSize, property.outputCount == graph.outputSize else {
+            throw .shape(property: (property.inputCount, property.outputCount),
+                         graph: (graph.inputSize, graph.outputSize))
+        }
+        for (k, d) in property.disjuncts.enumerated() {
+            guard d.lower.count == graph.inputSize, d.upper.count == graph.inputSize,
+                  d.outputs.allSatisfy({ $0.coefficients.count == graph.outputSize && $0.bound.isFinite }),
+                  zip(d.lower, d.upper).allSatisfy({ $0.isFinite && $1.isFinite && $0 <= $1 }) else {
+                throw .malformedCase(index: k)
+            }
+        }
     }
 
     /// The gradient attack on the cases, those sharing a box together (one descent on their least
@@ -147,9 +172,10 @@ public struct Verifier: Sendable {
         return nil
     }
 
-    /// One case with more inputs than input splitting handles: branch and bound on ReLU splits.
+    /// One case with more inputs than input splitting handles: branch and bound on ReLU splits (CROWN
+    /// bounds only when the solver cannot be set up: still sound, only looser).
     func branchAndBound(_ d: Property.Disjunct, deadline: UInt64,
-                        report: inout VerificationReport) throws(SplittingError) -> VerificationAnswer {
+                        report: inout VerificationReport) -> VerificationAnswer {
         if d.outputs.isEmpty {
             let x = zip(d.lower, d.upper).map { ($0 + $1) / 2 }
             return .sat(input: x, output: graph.evaluate(x))

@@ -17,9 +17,9 @@ struct ReachGuard: ParsableCommand {
 
         OpenBLAS runs single-threaded unless REACHGUARD_BLAS_THREADS says otherwise.
         """,
-        subcommands: [Info.self, Eval.self, Bound.self, Verify.self, VerifySuite.self, Certify.self, Reach.self, Simulate.self,
-                      Watch.self, Keygen.self, Bench.self, BenchConv.self, BenchReach.self, BenchMonitor.self,
-                      BenchKernels.self, Soak.self])
+        subcommands: [Info.self, Eval.self, Bound.self, Verify.self, VerifySuite.self, Certify.self, Reach.self,
+                      Simulate.self, Watch.self, Keygen.self, Bench.self, BenchConv.self, BenchReach.self,
+                      BenchMonitor.self, BenchKernels.self, Soak.self])
 
     static func prepare() {
         BLASThreads.configureFromEnvironment(ProcessInfo.processInfo.environment)

@@ -55,11 +55,12 @@ struct VerifySuite: ParsableCommand {
 
     /// The list's instances, paths resolved against its folder; a malformed line names its number.
     static func load(_ path: String) throws -> [Instance] {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8)
         else { throw CommandFailure("\(path): cannot be read as UTF-8 text") }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // spreadsheets save a byte-order mark
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var out: [Instance] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -79,7 +80,7 @@ struct VerifySuite: ParsableCommand {
             let (index, count) = try Self.parseShard(shard)
             let all = try Self.load(instances)
             let mine = all.enumerated().filter { $0.offset % count == index }.map(\.element)
-            var rows: [String] = []
+            let sink = try RowSink(path: results)
             var tally: [String: Int] = [:]
             var total = 0.0
             for (k, inst) in mine.enumerated() {
@@ -87,21 +88,13 @@ struct VerifySuite: ParsableCommand {
                 tally[word, default: 0] += 1
                 total += seconds
                 let row = [inst.listed.onnx, inst.listed.vnnlib, word, String(format: "%.3f", seconds)]
-                rows.append(row.joined(separator: ","))
+                if !json || results != nil { sink.write(row.joined(separator: ",") + "\n") }
                 Output.log("[\(k + 1)/\(mine.count)] \(word) in \(String(format: "%.2f", seconds)) s: "
                     + URL(fileURLWithPath: inst.vnnlib).lastPathComponent)
-            }
-            let text = rows.map { $0 + "\n" }.joined()
-            if let results {
-                guard FileManager.default.createFile(atPath: results, contents: Data(text.utf8)) else {
-                    throw CommandFailure("--results: cannot write \(results)")
-                }
             }
             if json {
                 try Output.json(["instances": mine.count, "shard": shard, "seconds": total,
                                  "results": tally])
-            } else if results == nil {
-                FileHandle.standardOutput.write(Data(text.utf8))
             }
         }
     }
@@ -110,13 +103,32 @@ struct VerifySuite: ParsableCommand {
     func decide(_ inst: Instance) -> (String, Double) {
         let start = DispatchTime.now().uptimeNanoseconds
         let word: String
+        let timeout = min(inst.timeout * timeoutScale, OptionCheck.maximumSeconds)
         do {
-            word = try options.decide(model: inst.onnx, property: inst.vnnlib,
-                                      timeout: inst.timeout * timeoutScale).answer.word
+            word = try options.decide(model: inst.onnx, property: inst.vnnlib, timeout: timeout).answer.word
         } catch {
             Output.log("error: \(error)")
             word = "error"
         }
         return (word, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
+}
+
+/// Where result rows go, one at a time, so that a suite killed by its scheduler keeps the rows it finished.
+final class RowSink {
+    private let handle: FileHandle
+
+    init(path: String?) throws {
+        guard let path else {
+            handle = FileHandle.standardOutput
+            return
+        }
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let h = FileHandle(forWritingAtPath: path) else {
+            throw CommandFailure("--results: cannot write \(path)")
+        }
+        handle = h
+    }
+
+    func write(_ row: String) { handle.write(Data(row.utf8)) }
 }

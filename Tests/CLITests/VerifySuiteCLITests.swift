@@ -52,6 +52,54 @@ final class VerifySuiteCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("line 2"), r.stderr)
     }
 
+    /// A list saved by a spreadsheet (byte-order mark, CRLF line ends) reads the same, and a row is written
+    /// for each instance as it finishes.
+    func testListWithByteOrderMarkAndCRLFLineEnds() throws {
+        let truth = try truths()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rg-suite-crlf-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures/bab").path
+        let picked = try String(contentsOfFile: fixtures + "/instances.csv", encoding: .utf8)
+            .split(separator: "\n").prefix(3).map { line in
+                line.split(separator: ",").enumerated().map { $0.offset < 2 ? fixtures + "/" + $0.element : $0.element }
+                    .joined(separator: ",")
+            }
+        let file = dir.appendingPathComponent("instances.csv")
+        try Data(("\u{FEFF}" + picked.joined(separator: "\r\n") + "\r\n").utf8).write(to: file)
+        let r = try runCLI(["verify-suite", file.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 3, r.stdout)
+        for row in rows {
+            let f = row.split(separator: ",").map(String.init)
+            XCTAssertEqual(f.count, 4, String(row))
+            XCTAssertEqual(f[2], truth[URL(fileURLWithPath: f[1]).lastPathComponent], String(row))
+        }
+    }
+
+    /// A timeout that is not a number is refused with one line and an `error` results file.
+    func testRunInstanceRefusesANonNumericTimeout() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rg-vnncomp-bad-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let results = dir.appendingPathComponent("results.txt").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["Scripts/vnncomp/run_instance.sh", "v1", "bab-fixtures", "Tests/Fixtures/bab/t_6_24_24_4.onnx",
+                       "Tests/Fixtures/bab/t_6_24_24_4_robust_sat_hidden.vnnlib", results, "20s; rm -rf /"]
+        p.currentDirectoryURL = repositoryRoot
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message)
+        XCTAssertTrue(message.contains("TIMEOUT"), message)
+        XCTAssertEqual(try String(contentsOfFile: results, encoding: .utf8), "error\n")
+    }
+
     /// run_instance.sh writes VNN-COMP's results file: `sat` and a counterexample the network confirms.
     func testRunInstanceScriptWritesTheCompetitionsResultsFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rg-vnncomp-\(getpid())")

@@ -49,6 +49,43 @@ final class VerifierTests: XCTestCase {
         let report = try Verifier(graph: model.graph).verify(property, timeout: 0)
         XCTAssertEqual(report.answer, .timeout)
     }
+
+    /// A property built in code with the wrong sizes, or an unordered box, is an error before any work,
+    /// not a trap.
+    func testMismatchedPropertyIsAnErrorNotATrap() throws {
+        let path = vnnlibFixtures.appendingPathComponent("../lp/t_4_50_50_3.onnx").path
+        let model = try ONNXImporter.load(path: path)
+        let g = model.graph
+        let row = Property.Constraint(coefficients: [Double](repeating: 1, count: g.outputSize), bound: 0,
+                                      strict: false)
+        let good = Property.Disjunct(lower: [Double](repeating: 0, count: g.inputSize),
+                                     upper: [Double](repeating: 1, count: g.inputSize), outputs: [row])
+        var short = good
+        short.lower.removeLast()
+        var unordered = good
+        unordered.lower[0] = 2
+        var wideRow = good
+        wideRow.outputs[0].coefficients.append(1)
+        let cases: [(Property, String)] = [
+            (Property(inputCount: g.inputSize + 1, outputCount: g.outputSize, disjuncts: [good]), "declares"),
+            (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [good, short]), "case 1"),
+            (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [unordered]), "case 0"),
+            (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [wideRow]), "case 0"),
+        ]
+        for (property, words) in cases {
+            XCTAssertThrowsError(try Verifier(graph: g).verify(property, timeout: 5)) { error in
+                XCTAssertTrue("\(error)".contains(words), "\(error)")
+            }
+        }
+    }
+
+    /// An output that is NaN or infinite satisfies no row: it is never taken as a counterexample.
+    func testNonFiniteOutputsAreNotCounterexamples() {
+        let rows = [Property.Constraint(coefficients: [1, 0], bound: 0, strict: false)]
+        XCTAssertLessThanOrEqual(Verifier.violation([-1, 0], rows), 0)
+        XCTAssertGreaterThan(Verifier.violation([-1, .nan], rows), 0)
+        XCTAssertGreaterThan(Verifier.violation([-.infinity, 0], rows), 0)
+    }
 }
 
 final class VNNLIBParserTests: XCTestCase {
