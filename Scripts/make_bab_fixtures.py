@@ -703,7 +703,11 @@ def bench_instances():
         notes.append(f"{name}: {'-'.join(map(str, sizes))}, fitted by MSE to acas_costs on 20000 uniform "
                      f"points; held-out RMSE {rmse:.4f}, advisory (argmin) agreement {agree:.3f}")
         out.append((name, net, [(n, p, {}) for n, p in acas_props(net)]))
-    xtr, ytr, xte, yte = mce.digits_split()
+    try:
+        xtr, ytr, xte, yte = mce.digits_split()
+    except ImportError:
+        log("scikit-learn is not installed: the digits networks are skipped (pip install scikit-learn)")
+        return out, notes
     for k, (name, sizes) in enumerate(DIGITS_NETS):
         net = fit(sizes, xtr, ytr, mce.softmax_ce, BENCH_SEED + 10 + k, 150, 1e-4)
         acc = float(np.mean(net.forward(xte).argmax(1) == yte))

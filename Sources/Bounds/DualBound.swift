@@ -24,6 +24,10 @@ public enum MultiplierRule: Sendable {
     /// slope is that edge's: the face holding the primal point, as
     /// complementary slackness asks at the optimum.
     case slopesFromPrimal([Int: Matrix], [Int: Matrix])
+    /// CROWN with the lower slope of each neuron and column given (n_w × K per pre-activation node w,
+    /// clipped to the lower chain's edge slopes: for ReLU [0, 1]), the chord above; α-CROWN's iterate.
+    /// Nodes absent from the dictionary use CROWN's slopes.
+    case lowerSlopes([Int: Matrix])
 }
 
 /// Lower bounds of cᵀ y_target over the convex relaxation, by evaluating the
@@ -183,21 +187,24 @@ public struct DualBound: Sendable {
         if case .given(let table) = rule, let h = table[w] { return h }
         var guide: Matrix? = nil
         var primal: Matrix? = nil
-        if case .slopesFrom(let table) = rule { guide = table[w] }
-        if case .slopesFromPrimal(let table, let z) = rule {
-            guide = table[w]
-            primal = z[w]
+        var alpha: Matrix? = nil
+        switch rule {
+        case .slopesFrom(let table): guide = table[w]
+        case .slopesFromPrimal(let table, let z): (guide, primal) = (table[w], z[w])
+        case .lowerSlopes(let table): alpha = table[w]
+        case .crown, .given: break
         }
         var h = base
         let n = base.rows
-        if guide == nil && primal == nil { return crownPushed(base: base, gy: gy, view: view) }
+        if guide == nil && primal == nil && alpha == nil { return crownPushed(base: base, gy: gy, view: view) }
         for c in 0..<base.cols {
             for i in 0..<n {
                 let y = gy.data[i + c * n]
                 guard y != 0 else { continue }
-                h.data[i + c * n] += y * slope(sets, i, y: y, base: base.data[i + c * n],
-                                               guide: guide?.data[i + c * n], primal: primal?.data[i + c * n],
-                                               view: view)
+                let s = if let alpha, y > 0 { clamped(alpha.data[i + c * n], sets[i].lowerSlopeRange) }
+                    else { slope(sets, i, y: y, base: base.data[i + c * n], guide: guide?.data[i + c * n],
+                                 primal: primal?.data[i + c * n], view: view) }
+                h.data[i + c * n] += y * s
             }
         }
         return h
@@ -240,7 +247,7 @@ public struct DualBound: Sendable {
         switch rule {
         case .given(let table), .slopesFrom(let table), .slopesFromPrimal(let table, _):
             if let h = table[w] { return h }
-        case .crown:
+        case .crown, .lowerSlopes:
             break
         }
         var h = base

@@ -31,14 +31,17 @@ struct ReLUBranchAndBound {
     var maximumDomains: Int
     /// Iterations of the warm-started ADMM solve on a domain CROWN leaves open (0: CROWN only).
     var solverIterations: Int
+    /// α-CROWN on the rows of a domain CROWN leaves open, before ADMM (0 iterations: none).
+    let alpha: AlphaCROWN
     /// Each ReLU's (pre-activation node, activation node): the neurons a split may fix.
     let reluLayers: [(Int, Int)]
     var rule: BranchingRule
 
     init(graph: Graph, solver: SplittingSolver?, settings: Settings, maximumDomains: Int, solverIterations: Int,
-         rule: BranchingRule) {
+         slopeIterations: Int, rule: BranchingRule) {
         self.graph = graph
         evaluator = solver?.dual ?? DualBound(graph: graph)
+        alpha = AlphaCROWN(dual: evaluator, iterations: slopeIterations)
         self.solver = solver
         attack = GradientAttack(graph: graph)
         self.settings = settings
@@ -56,6 +59,8 @@ struct ReLUBranchAndBound {
         var gap: Double
         var branching: ReLUSplit?
         var workspace: Workspace?
+        /// α-CROWN's slopes reached on the parent: the child's start.
+        var slopes: [Int: Matrix]? = nil
     }
 
     /// What bounding a domain gave: proven, a counterexample found on the way, or open with its data.
@@ -114,7 +119,7 @@ struct ReLUBranchAndBound {
         guard !(b.lower[split.neuron] > b.upper[split.neuron]) else { return nil }
         bounds[split.node] = b
         return Domain(bounds: bounds, splits: parent.splits + [split], gap: parent.gap, branching: nil,
-                      workspace: parent.workspace)
+                      workspace: parent.workspace, slopes: parent.slopes)
     }
 
     /// Bounds the domain: intermediate bounds after its last split, CROWN on the rows, then (if CROWN
@@ -140,6 +145,16 @@ struct ReLUBranchAndBound {
         var lower = crown.lower
         var (gap, row) = Self.bestGap(lower, d)
         if gap > 0 { return .proven }
+        let relaxed = sets ?? Relaxations(graph: graph, bounds: domain.bounds)
+        if let a = alpha.optimise(target: graph.output, objectives: c, box: box, bounds: domain.bounds,
+                                  relaxations: relaxed, start: domain.slopes, targets: d.outputs.map(\.bound),
+                                  scratch: &scratch) {
+            report.slopeIterations += a.iterations
+            domain.slopes = a.slopes
+            lower = zip(lower, a.lower).map(max)
+            (gap, row) = Self.bestGap(lower, d)
+            if gap > 0 { report.domainsProvenBySlopes += 1; return .proven }
+        }
         let minimiser = d.lower.indices.map { crown.inputCoefficients[$0, row] > 0 ? d.lower[$0] : d.upper[$0] }
         if let x = falsify(from: minimiser, d, deadline) { return .counterexample(x.0, x.1) }
         if solverIterations > 0, let solver {

@@ -36,6 +36,9 @@ public struct VerificationReport: Sendable {
     public var domainsProven = 0
     public var reluSplits = 0
     public var largestOpenList = 0
+    /// α-CROWN: its iterations summed over domains, and the domains it proved that CROWN left open.
+    public var slopeIterations = 0
+    public var domainsProvenBySlopes = 0
     public var iterations = 0
     public var seconds = 0.0
 }
@@ -62,6 +65,8 @@ public struct Verifier: Sendable {
     /// close deep domains: its multipliers put no weight on the split constraints (z ≥ 0 or z ≤ 0), which
     /// the LP solved by ADMM enforces; warm-started, a domain takes tens of iterations (measured).
     public var domainIterations = 300
+    /// α-CROWN iterations on a domain's rows before ADMM (0: none).
+    public var slopeIterations = 20
     public var branchingRule = BranchingRule.babsr
 
     public init(graph: Graph) {
@@ -185,7 +190,7 @@ public struct Verifier: Sendable {
             ? try? SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: box)) : nil
         let bab = ReLUBranchAndBound(graph: graph, solver: solver, settings: settings,
                                      maximumDomains: maximumDomains, solverIterations: domainIterations,
-                                     rule: branchingRule)
+                                     slopeIterations: slopeIterations, rule: branchingRule)
         return bab.prove(d, deadline: deadline, report: &report)
     }
 

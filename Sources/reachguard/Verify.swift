@@ -67,6 +67,8 @@ struct VerifyOptions: ParsableArguments {
     var branching: String = "auto"
     @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
     var domainIterations: Int = 300
+    @Option(help: "α-CROWN iterations on each ReLU domain's rows before ADMM (0: none).")
+    var slopeIterations: Int = 20
     @Option(help: "Which ReLU to split: babsr (default), fsb (filtered smart branching) or intercept.")
     var branchingRule: String = "babsr"
 
@@ -74,6 +76,7 @@ struct VerifyOptions: ParsableArguments {
         try OptionCheck.choice(intermediates, "--intermediates", IntermediateMethod.allCases.map(\.rawValue))
         try OptionCheck.choice(branching, "--branching", ["auto", "input", "relu", "none"])
         try OptionCheck.count(domainIterations, "--domain-iterations", in: 0...100_000)
+        try OptionCheck.count(slopeIterations, "--slope-iterations", in: 0...100_000)
         try OptionCheck.choice(branchingRule, "--branching-rule", BranchingRule.allCases.map(\.rawValue))
     }
 
@@ -93,6 +96,7 @@ struct VerifyOptions: ParsableArguments {
         var verifier = Verifier(graph: m.graph)
         verifier.intermediates = method
         verifier.domainIterations = domainIterations
+        verifier.slopeIterations = slopeIterations
         verifier.branchingRule = BranchingRule(rawValue: branchingRule) ?? .babsr
         switch branching {
         case "input": verifier.inputSplitLimit = Int.max
@@ -120,7 +124,9 @@ extension VerificationReport {
                                   "boxes_bounded": boxesBounded, "boxes_proven": boxesProven,
                                   "splits": splits, "iterations": iterations,
                                   "domains_bounded": domainsBounded, "domains_proven": domainsProven,
-                                  "relu_splits": reluSplits, "largest_open_list": largestOpenList]
+                                  "relu_splits": reluSplits, "largest_open_list": largestOpenList,
+                                  "slope_iterations": slopeIterations,
+                                  "domains_proven_by_slopes": domainsProvenBySlopes]
         if case .sat(let x, let y) = answer { obj["counterexample"] = ["input": x, "output": y] }
         return obj
     }

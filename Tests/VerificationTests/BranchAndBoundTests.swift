@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+import Bounds
 import Network
+import Splitting
 @testable import Verification
 
 /// Instances from Scripts/make_bab_fixtures.py: truth by exact MILP (HiGHS), `lp_proves` by the LP
@@ -11,6 +13,10 @@ struct BaBCase: Decodable {
     let truth: String
     let lp_proves: Bool
     let random_sampling_finds: Bool
+    /// The case's margin (least over the box of the largest row excess a·y − b) by exact MILP and by the LP
+    /// relaxation with LP-tight intermediate bounds (HiGHS); nil where the script did not compute it.
+    let milp_margin: Double?
+    let lp_margin: Double?
 
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/bab")
@@ -60,6 +66,34 @@ final class BranchAndBoundTests: XCTestCase {
             XCTAssertGreaterThan(report.reluSplits, 0, c.vnnlib)
             XCTAssertGreaterThan(report.domainsProven, 0, c.vnnlib)
         }
+    }
+
+    /// α-CROWN on the root: never below CROWN, never above the LP relaxation's or the exact (MILP) margin
+    /// (its bounds are sound and at most as tight as the LP), and strictly tighter than CROWN somewhere.
+    func testAlphaCROWNLiesBetweenCROWNAndTheLP() throws {
+        var tighter = 0
+        for c in try BaBCase.all() {
+            let (graph, property) = try c.load()
+            guard property.disjuncts.count == 1, let d = property.disjuncts.first, let lp = c.lp_margin else { continue }
+            let box = Interval(lower: d.lower, upper: d.upper)
+            let dual = DualBound(graph: graph)
+            var scratch = DualScratch()
+            let root = IntermediateBounds.crownWithRelaxations(graph, box: box, dual: dual, extra: [], stops: nil,
+                                                               scratch: &scratch)
+            let rows = ReLUBranchAndBound.objectives(d, graph)
+            let crown = dual.evaluate(target: graph.output, objectives: rows, box: box, bounds: root.bounds,
+                                      rule: .crown, keepActivationCoefficients: false, relaxations: root.relaxations,
+                                      stops: [], scratch: &scratch)
+            let alpha = try XCTUnwrap(AlphaCROWN(dual: dual, iterations: 60).optimise(
+                target: graph.output, objectives: rows, box: box, bounds: root.bounds, relaxations: root.relaxations,
+                start: nil, targets: [Double](repeating: .infinity, count: rows.cols), scratch: &scratch))
+            let margin = { (lower: [Double]) in zip(lower, d.outputs).map { $0 - $1.bound }.max() ?? -.infinity }
+            XCTAssertGreaterThanOrEqual(margin(alpha.lower), margin(crown.lower), c.vnnlib)
+            XCTAssertLessThanOrEqual(margin(alpha.lower), lp + 1e-6, c.vnnlib)
+            if let exact = c.milp_margin { XCTAssertLessThanOrEqual(margin(alpha.lower), exact + 1e-6, c.vnnlib) }
+            if margin(alpha.lower) > margin(crown.lower) + 1e-6 { tighter += 1 }
+        }
+        XCTAssertGreaterThan(tighter, 0, "α-CROWN tightened no root bound")
     }
 
     /// A cap on the open domains is never exceeded; hitting it gives `unknown`, never a wrong answer.
