@@ -51,6 +51,7 @@ public struct Verifier: Sendable {
     public var settings = Settings()
     public var intermediates: IntermediateMethod = .crown
     public var randomSamples = 256
+    /// Input splits of one box before its part goes to ReLU splits instead.
     public var maximumDepth = 48
     /// Inputs up to which a case is decided by splitting the input box; wider ones by ReLU splits.
     public var inputSplitLimit = 5
@@ -273,6 +274,8 @@ public struct Verifier: Sendable {
         for (j, con) in d.outputs.enumerated() { for i in 0..<graph.outputSize { c[i, j] = con.coefficients[i] } }
         var queue = [Part(lower: d.lower, upper: d.upper, depth: 0, workspace: nil)]
         var undecided = false
+        let alpha = AlphaCROWN(dual: solver.dual, iterations: slopeIterations)
+        var scratch = DualScratch()
         while let part = queue.popLast() {
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= deadline { return .timeout }
@@ -289,6 +292,12 @@ public struct Verifier: Sendable {
             let crown = solver.dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds,
                                              rule: .crown)
             var (gap, closest) = ReLUBranchAndBound.bestGap(crown.lower, d)
+            if gap <= 0, let a = alpha.optimise(target: graph.output, objectives: c, box: box, bounds: bounds,
+                                                relaxations: Relaxations(graph: graph, bounds: bounds), start: nil,
+                                                targets: d.outputs.map(\.bound), scratch: &scratch) {
+                report.slopeIterations += a.iterations
+                (gap, closest) = ReLUBranchAndBound.bestGap(zip(crown.lower, a.lower).map(max), d)
+            }
             if gap > 0 {
                 report.boxesProven += 1
                 continue
@@ -306,7 +315,13 @@ public struct Verifier: Sendable {
             let sub = Property.Disjunct(lower: part.lower, upper: part.upper, outputs: d.outputs)
             if let cex = falsify(sub, deadline: deadline, sampleCount: 16) { return .sat(input: cex.0, output: cex.1) }
             if part.depth >= maximumDepth {
-                undecided = true
+                // Input splits have done what they can: ReLU splits on the part, with the time left.
+                switch branchAndBound(sub, deadline: deadline, report: &report) {
+                case .unsat: report.boxesProven += 1
+                case .sat(let x, let y): return .sat(input: x, output: y)
+                case .timeout: return .timeout
+                case .unknown: undecided = true
+                }
                 continue
             }
             // Split the coordinate with the largest influence on the closest row.

@@ -96,6 +96,21 @@ final class BranchAndBoundTests: XCTestCase {
         XCTAssertGreaterThan(tighter, 0, "α-CROWN tightened no root bound")
     }
 
+    /// Input splitting cut short (one level) hands its open parts to ReLU splits: still the MILP's answer.
+    func testInputSplitsHandOpenPartsToReLUSplits() throws {
+        var handed = 0
+        for c in try BaBCase.all() where c.truth == "unsat" && !c.lp_proves {
+            let (graph, property) = try c.load()
+            var v = Verifier(graph: graph)
+            v.inputSplitLimit = Int.max
+            v.maximumDepth = 1
+            let report = try v.verify(property, timeout: 60)
+            XCTAssertEqual(report.answer, .unsat, c.vnnlib)
+            if report.domainsBounded > 0 { handed += 1 }
+        }
+        XCTAssertGreaterThan(handed, 0, "no part reached ReLU splits: the hand-over went untested")
+    }
+
     /// A cap on the open domains is never exceeded; hitting it gives `unknown`, never a wrong answer.
     func testOpenDomainsStayUnderTheCap() throws {
         var capped = 0
