@@ -16,10 +16,12 @@ public struct AlphaCROWN: Sendable {
     /// (their lines are not parametrised here: the optimiser then leaves CROWN's bound as it is).
     let relus: [(w: Int, r: Int)]?
     public var iterations: Int
-    /// The first and last sign steps on α (a geometric schedule): large enough to cross from CROWN's 0 or 1
-    /// to the interior in a few steps, small at the end to settle (measured on the fixtures' domains).
+    /// The first sign step on α, large enough to cross from CROWN's 0 or 1 to the interior in a few steps,
+    /// and the step below which a column has settled (all settled: stop early).
     static let firstStep = 0.5
-    static let lastStep = 0.02
+    static let lastStep = 0.005
+    /// A column whose bound rose takes a longer step next (with the halving on a fall, an adaptive step).
+    static let growth = 1.5
 
     public init(dual: DualBound, iterations: Int) {
         self.dual = dual
@@ -50,23 +52,45 @@ public struct AlphaCROWN: Sendable {
                          relaxations: Relaxations, start: [Int: Matrix]?, targets: [Double],
                          scratch: inout DualScratch) -> Result? {
         guard let relus, iterations > 0 else { return nil }
-        var alpha = start ?? initialSlopes(relus, relaxations, columns: objectives.cols)
-        var best = [Double](repeating: -.infinity, count: objectives.cols)
-        let decay = iterations > 1 ? pow(Self.lastStep / Self.firstStep, 1 / Double(iterations - 1)) : 1
-        var step = Self.firstStep
+        let k = objectives.cols
+        var alpha = start ?? initialSlopes(relus, relaxations, columns: k)
+        var bestAlpha = alpha
+        var best = [Double](repeating: -.infinity, count: k)
+        var step = [Double](repeating: Self.firstStep, count: k)
         for t in 0..<iterations {
             let r = dual.evaluate(target: target, objectives: objectives, box: box, bounds: bounds,
                                   rule: .lowerSlopes(alpha), keepActivationCoefficients: true,
                                   relaxations: relaxations, stops: [], scratch: &scratch)
-            best = zip(best, r.lower).map { max($0, $1) }
-            if zip(best, targets).contains(where: { $0 > $1 }) || t == iterations - 1 {
-                return Result(lower: best, slopes: alpha, iterations: t + 1)
+            // A column that got worse goes back to its best slopes with half the step (a backtracking line
+            // search per column: sign steps alone overshoot and oscillate near the optimum).
+            var moving = [Bool](repeating: true, count: k)
+            for c in 0..<k {
+                if r.lower[c] > best[c] {
+                    if best[c] > -.infinity { step[c] = min(step[c] * Self.growth, 1) }
+                    best[c] = r.lower[c]
+                    Self.copyColumn(c, from: alpha, to: &bestAlpha)
+                } else if r.lower[c] < best[c] {
+                    Self.copyColumn(c, from: bestAlpha, to: &alpha)
+                    step[c] /= 2
+                    moving[c] = false
+                }
+            }
+            if zip(best, targets).contains(where: { $0 > $1 }) || t == iterations - 1
+                || step.allSatisfy({ $0 < Self.lastStep }) {
+                return Result(lower: best, slopes: bestAlpha, iterations: t + 1)
             }
             let z = relaxedValues(at: minimiser(r.inputCoefficients, box), alpha, r.activationCoefficients, bounds)
-            ascend(&alpha, z, r.activationCoefficients, bounds, step: step)
-            step *= decay
+            ascend(&alpha, z, r.activationCoefficients, bounds, step: step, moving: moving)
         }
-        return Result(lower: best, slopes: alpha, iterations: iterations)
+        return Result(lower: best, slopes: bestAlpha, iterations: iterations)
+    }
+
+    static func copyColumn(_ c: Int, from source: [Int: Matrix], to target: inout [Int: Matrix]) {
+        for (w, m) in source {
+            guard var t = target[w], t.rows == m.rows, t.cols == m.cols else { continue }
+            for i in 0..<m.rows { t.data[i + c * m.rows] = m.data[i + c * m.rows] }
+            target[w] = t
+        }
     }
 
     /// CROWN's lower slope for each neuron (the longer edge of the triangle), in every column.
@@ -140,19 +164,34 @@ public struct AlphaCROWN: Sendable {
         return y
     }
 
-    /// A projected sign step: α_j moves by `step` in the direction of g_j·ẑ_j where the lower line is used.
+    /// A projected gradient step per column, the gradient g_j·ẑ_j (where the lower line is used) scaled so
+    /// that the neuron with the steepest one moves by that column's `step`.
     func ascend(_ alpha: inout [Int: Matrix], _ z: [Matrix?], _ g: [Int: Matrix], _ bounds: [Interval],
-                step: Double) {
+                step: [Double], moving: [Bool]) {
         guard let relus else { return }
+        var gradients: [Int: Matrix] = [:]
+        var steepest = [Double](repeating: 0, count: step.count)
         for (w, r) in relus {
-            guard var a = alpha[w], let zw = z[w], let gr = g[r] else { continue }
-            let n = a.rows
-            for c in 0..<a.cols {
-                for i in 0..<n where bounds[w].lower[i] < 0 && bounds[w].upper[i] > 0 {
-                    let idx = i + c * n
+            guard let zw = z[w], let gr = g[r] else { continue }
+            var d = Matrix(rows: zw.rows, cols: zw.cols)
+            for c in 0..<zw.cols where moving[c] {
+                for i in 0..<zw.rows where bounds[w].lower[i] < 0 && bounds[w].upper[i] > 0 {
+                    let idx = i + c * zw.rows
                     let gradient = gr.data[idx] * zw.data[idx]
-                    guard gr.data[idx] > 0, gradient != 0, gradient.isFinite else { continue }
-                    a.data[idx] = min(max(a.data[idx] + (gradient > 0 ? step : -step), 0), 1)
+                    guard gr.data[idx] > 0, gradient.isFinite else { continue }
+                    d.data[idx] = gradient
+                    steepest[c] = max(steepest[c], abs(gradient))
+                }
+            }
+            gradients[w] = d
+        }
+        for (w, d) in gradients {
+            guard var a = alpha[w] else { continue }
+            for c in 0..<a.cols where moving[c] && steepest[c] > 0 {
+                let scale = step[c] / steepest[c]
+                for i in 0..<a.rows {
+                    let idx = i + c * a.rows
+                    a.data[idx] = min(max(a.data[idx] + scale * d.data[idx], 0), 1)
                 }
             }
             alpha[w] = a
