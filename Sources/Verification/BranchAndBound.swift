@@ -29,7 +29,8 @@ struct ReLUBranchAndBound {
     var settings: Settings
     /// Open domains held at once; beyond it the case is left `unknown` (the memory cap).
     var maximumDomains: Int
-    /// Iterations of the warm-started ADMM solve on a domain CROWN leaves open (0: CROWN only).
+    /// Iterations of the warm-started ADMM solve on a domain α-CROWN leaves open (0: none; a domain with
+    /// every neuron fixed is solved to the settings' cap whatever this is).
     var solverIterations: Int
     /// α-CROWN on the rows of a domain CROWN leaves open, before ADMM (0 iterations: none).
     let alpha: AlphaCROWN
@@ -168,7 +169,7 @@ struct ReLUBranchAndBound {
         // Nothing left to split: with only ReLUs the relaxation is exact on the domain (an LP over one
         // activation pattern), so the solve runs to the settings' own cap, and its minimiser, near a real
         // violation when the LP cannot prove the row, starts an attack before the domain is left open.
-        if domain.branching == nil, solverIterations > 0, let solver {
+        if domain.branching == nil, let solver {
             lower = zip(lower, solve(solver, &domain, c, box, d, settings.maxIterations, deadline, &report)).map(max)
             (gap, row) = Self.bestGap(lower, d)
             if gap > 0 { return .proven }

@@ -65,8 +65,8 @@ struct VerifyOptions: ParsableArguments {
         Splitting: auto (input boxes up to 5 inputs, ReLU splits above), input, relu, or none (the root bound only).
         """)
     var branching: String = "auto"
-    @Option(help: "ADMM iterations on each ReLU domain CROWN leaves open (0: CROWN only).")
-    var domainIterations: Int = 300
+    @Option(help: "ADMM iterations on each ReLU domain α-CROWN leaves open (0, the default: only on fully split ones).")
+    var domainIterations: Int = 0
     @Option(help: "α-CROWN iterations on each ReLU domain's rows before ADMM (0: none).")
     var slopeIterations: Int = 20
     @Option(help: "Which ReLU to split: babsr (default), fsb (filtered smart branching) or intercept.")

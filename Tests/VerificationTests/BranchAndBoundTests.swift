@@ -39,11 +39,13 @@ final class BranchAndBoundTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(cases.filter { $0.truth == "unsat" && !$0.lp_proves }.count, 4)
         for c in cases {
             let (graph, property) = try c.load()
-            for limit in [0, Int.max] {
+            // ReLU splits with α-CROWN alone (the default), with ADMM after it, and input splits.
+            for (limit, iterations) in [(0, 0), (0, 300), (Int.max, 0)] {
                 var v = Verifier(graph: graph)
                 v.inputSplitLimit = limit
+                v.domainIterations = iterations
                 let report = try v.verify(property, timeout: 60)
-                let label = "\(c.vnnlib) (\(limit == 0 ? "ReLU" : "input") splits)"
+                let label = "\(c.vnnlib) (\(limit == 0 ? "ReLU" : "input") splits, \(iterations) ADMM iterations)"
                 XCTAssertEqual(report.answer.word, c.truth, label)
                 if case .sat(let x, let y) = report.answer { assertViolates(property, graph, x, y, label) }
             }
