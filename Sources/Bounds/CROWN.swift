@@ -103,9 +103,9 @@ public enum IntermediateBounds {
             undecided(w, evaluator, ws.bounds[w], into: &ws.neurons)
         }
         crownBounds(of: w, box: box, bounds: ws.bounds, evaluator: evaluator, relaxations: ws.relaxations,
-                    stops: stops, neurons: ws.neurons, scratch: &scratch, objectives: &ws.objectives,
-                    into: &ws.node)
-        ws.bounds[w].intersect(with: ws.node)
+                    stops: stops, neurons: ws.neurons, scratch: &scratch,
+                    objectives: &ws.objectives[w, default: Matrix(rows: 0, cols: 0)], into: &ws.crown[w])
+        ws.bounds[w].intersect(with: ws.crown[w])
     }
 
     /// Node w's sets and margin weights over bounds the caller already has (a node before `from`).
@@ -223,16 +223,18 @@ public struct CrownWorkspace: Sendable {
     var ibp = IBPBuffers()
     /// An affine node's inputs' magnitudes (its margin weights').
     var magnitudes: [Double] = []
-    /// The neurons of a node given to CROWN, its CROWN bounds and their objectives.
+    /// The neurons of a node given to CROWN; per node, its CROWN bounds and their objectives (per node:
+    /// one buffer for nodes of different sizes would be reallocated at every change of size).
     var neurons: [Int] = []
-    var node = Interval.empty
-    var objectives = Matrix(rows: 0, cols: 0)
+    var crown: [Interval] = []
+    var objectives: [Int: Matrix] = [:]
 
     public init() {}
 
     /// A pass over a graph of n nodes from `box`, or from `prior`'s bounds. Bounds of another
     /// node count (another graph) are dropped with their sets.
     mutating func start(nodes n: Int, box: Interval, prior: [Interval]?) {
+        if crown.count != n { crown = [Interval](repeating: .empty, count: n) }
         if let prior {
             bounds = prior
             return
