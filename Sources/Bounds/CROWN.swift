@@ -36,47 +36,76 @@ public enum IntermediateBounds {
                                             prior: [Interval]? = nil, from: Int = 0,
                                             refine: ((Int, [Interval]) -> Interval?)? = nil)
         -> (bounds: [Interval], relaxations: Relaxations) {
+        var workspace = CrownWorkspace()
+        crownWithRelaxations(graph, box: initialBox, dual: dual, extra: extra, stops: stops, scratch: &scratch,
+                             workspace: &workspace, prior: prior, from: from, refine: refine)
+        return (workspace.bounds, workspace.relaxations)
+    }
+
+    /// The same into `workspace`, whose bounds, sets and buffers are overwritten in place: a caller that
+    /// makes one pass per message over the same graph (a monitor's tube) keeps it and allocates
+    /// (almost) nothing. Every bound is the one a fresh pass computes, bit for bit.
+    public static func crownWithRelaxations(_ graph: Graph, box initialBox: Interval, dual: DualBound?,
+                                            extra: Set<Int>, stops: ((Int) -> Set<Int>)?,
+                                            scratch: inout DualScratch, workspace ws: inout CrownWorkspace,
+                                            prior: [Interval]? = nil, from: Int = 0,
+                                            refine: ((Int, [Interval]) -> Interval?)? = nil) {
         let evaluator = dual ?? DualBound(graph: graph)
         var box = initialBox
         // Every node's bounds are set below in topological order (IBP first, from its inputs' final bounds).
-        var bounds = prior ?? [Interval](repeating: Interval(lower: [], upper: []), count: graph.nodes.count)
-        if !bounds.isEmpty && prior == nil { bounds[0] = box }
+        ws.start(nodes: graph.nodes.count, box: box, prior: prior)
         let pre = Set(graph.preActivationNodes).union(extra)
         // Each activation's sets are built once, when its input's bounds are final.
-        var sets = Relaxations()
         for (w, node) in graph.nodes.enumerated() {
-            if let refine, let b = refine(w, bounds) {
+            if let refine, let b = refine(w, ws.bounds) {
                 box = b
-                bounds[0] = b
+                ws.bounds[0] = b
             }
             if w < from {
-                keep(w, node, bounds, evaluator, &sets)
+                keep(w, node, ws.bounds, evaluator, &ws.relaxations)
                 continue
             }
             switch node.operation {
             case .input:
                 continue
             case .elementwise(let op, let u):
-                bounds[w] = bounds[u].applying(op)
-                sets.add(op, node: u, bounds: bounds[u])
+                ws.bounds.update(w) { iv, all in all[u].applying(op, into: &iv) }
+                ws.relaxations.add(op, node: u, bounds: ws.bounds[u])
             case .product(let u):
-                bounds[w] = bounds[u].products
-                sets.addProduct(node: u, bounds: bounds[u])
+                ws.bounds[w] = ws.bounds[u].products
+                ws.relaxations.addProduct(node: u, bounds: ws.bounds[u])
             case .affine(let a):
                 // Refresh IBP from the (possibly tightened) inputs, final from here on.
-                bounds[w] = IBP.affine(a, bounds)
-                if let prior { bounds[w] = bounds[w].intersected(with: prior[w]) }
-                sets.propagation[w] = evaluator.propagationWeights(of: w, bounds: bounds)
+                var iv = Interval.empty
+                swap(&iv, &ws.bounds[w])
+                IBP.affine(a, ws.bounds, into: &iv, buffers: &ws.ibp)
+                if let prior { iv.intersect(with: prior[w]) }
+                swap(&iv, &ws.bounds[w])
+                evaluator.propagationWeights(of: w, bounds: ws.bounds,
+                                             into: &ws.relaxations.propagation[w, default: []],
+                                             magnitudes: &ws.magnitudes)
                 if pre.contains(w) && !isSelection(a, of: pre) {
-                    let open = extra.contains(w) ? nil : undecided(w, evaluator, bounds[w])
-                    bounds[w] = bounds[w].intersected(with: crownBounds(of: w, box: box, bounds: bounds,
-                                                                        evaluator: evaluator, relaxations: sets,
-                                                                        stops: stops?(w) ?? [], neurons: open,
-                                                                        scratch: &scratch))
+                    crownNode(w, box: box, evaluator: evaluator, all: extra.contains(w), stops: stops?(w) ?? [],
+                              scratch: &scratch, workspace: &ws)
                 }
             }
         }
-        return (bounds, sets)
+    }
+
+    /// Pre-activation node w's IBP bounds in `ws` intersected with its CROWN bounds (`all`: every neuron's,
+    /// else only those `undecided` names).
+    static func crownNode(_ w: Int, box: Interval, evaluator: DualBound, all: Bool, stops: Set<Int>,
+                          scratch: inout DualScratch, workspace ws: inout CrownWorkspace) {
+        if all {
+            ws.neurons.removeAll(keepingCapacity: true)
+            ws.neurons.append(contentsOf: 0..<ws.bounds[w].count)
+        } else {
+            undecided(w, evaluator, ws.bounds[w], into: &ws.neurons)
+        }
+        crownBounds(of: w, box: box, bounds: ws.bounds, evaluator: evaluator, relaxations: ws.relaxations,
+                    stops: stops, neurons: ws.neurons, scratch: &scratch,
+                    objectives: &ws.objectives[w, default: Matrix(rows: 0, cols: 0)], into: &ws.crown[w])
+        ws.bounds[w].intersect(with: ws.crown[w])
     }
 
     /// Node w's sets and margin weights over bounds the caller already has (a node before `from`).
@@ -97,11 +126,14 @@ public enum IntermediateBounds {
     /// bounds, intersected with their CROWN bounds, see the looser interval; IBP rarely beats CROWN there
     /// (the examples' verdicts are identical). Measured: most of a monitor's passes (quadrotor, radius
     /// 0.02) were spent on such neurons.
-    static func undecided(_ w: Int, _ evaluator: DualBound, _ ibp: Interval) -> [Int]? {
+    /// Into `neurons` (every neuron when w's activation is not elementwise).
+    static func undecided(_ w: Int, _ evaluator: DualBound, _ ibp: Interval, into neurons: inout [Int]) {
+        neurons.removeAll(keepingCapacity: true)
         guard let r = evaluator.activationOf[w], let e = evaluator.graph.nodes[r].operation.elementwise else {
-            return nil
+            neurons.append(contentsOf: 0..<ibp.count)
+            return
         }
-        return (0..<ibp.count).filter { !e.op.isLinear(lower: ibp.lower[$0], upper: ibp.upper[$0]) }
+        for i in 0..<ibp.count where !e.op.isLinear(lower: ibp.lower[i], upper: ibp.upper[i]) { neurons.append(i) }
     }
 
     /// Whether every row of `a` is c·v_j + b for one node v bounded by CROWN before it (the box,
@@ -132,22 +164,26 @@ public enum IntermediateBounds {
                                    chunk: Int = 128, relaxations: Relaxations? = nil,
                                    stops: Set<Int> = [], neurons: [Int]? = nil) -> Interval {
         var scratch = DualScratch()
-        return crownBounds(of: w, box: box, bounds: bounds, evaluator: evaluator, chunk: chunk,
-                           relaxations: relaxations, stops: stops, neurons: neurons, scratch: &scratch)
+        var objectives = Matrix(rows: 0, cols: 0)
+        var result = Interval.empty
+        crownBounds(of: w, box: box, bounds: bounds, evaluator: evaluator, chunk: chunk, relaxations: relaxations,
+                    stops: stops, neurons: neurons ?? Array(0..<evaluator.graph.nodes[w].size), scratch: &scratch,
+                    objectives: &objectives, into: &result)
+        return result
     }
 
-    /// The same, reusing `scratch` across the passes of one bound computation.
+    /// The same into `result`, reusing `scratch` and the objective matrix `c` (overwritten when of the
+    /// chunk's shape) across the passes of one bound computation and across calls.
     static func crownBounds(of w: Int, box: Interval, bounds: [Interval], evaluator: DualBound,
-                            chunk: Int = 128, relaxations: Relaxations?, stops: Set<Int>, neurons: [Int]?,
-                            scratch: inout DualScratch) -> Interval {
+                            chunk: Int = 128, relaxations: Relaxations?, stops: Set<Int>, neurons wanted: [Int],
+                            scratch: inout DualScratch, objectives c: inout Matrix, into result: inout Interval) {
         let n = evaluator.graph.nodes[w].size
-        let wanted = neurons ?? Array(0..<n)
-        var lower = [Double](repeating: -.infinity, count: n)
-        var upper = [Double](repeating: .infinity, count: n)
+        result.resize(to: n)
+        for i in 0..<n { (result.lower[i], result.upper[i]) = (-.infinity, .infinity) }
         var start = 0
         while start < wanted.count {
             let count = min(max(1, chunk), wanted.count - start)
-            var c = Matrix(rows: n, cols: 2 * count)
+            c.zero(rows: n, cols: 2 * count)
             for j in 0..<count {
                 c[wanted[start + j], j] = 1
                 c[wanted[start + j], count + j] = -1
@@ -156,12 +192,11 @@ public enum IntermediateBounds {
                                        keepActivationCoefficients: false, relaxations: relaxations, stops: stops,
                                        scratch: &scratch)
             for j in 0..<count {
-                lower[wanted[start + j]] = r.lower[j]
-                upper[wanted[start + j]] = -r.lower[count + j]
+                result.lower[wanted[start + j]] = r.lower[j]
+                result.upper[wanted[start + j]] = -r.lower[count + j]
             }
             start += count
         }
-        return Interval(lower: lower, upper: upper)
     }
 
     /// Count of neurons whose relaxed set is not a segment (not linear on their bounds).
@@ -174,5 +209,51 @@ public enum IntermediateBounds {
                 !e.op.relaxation(lower: bounds[w].lower[$0], upper: bounds[w].upper[$0]).isLinear
             }.count
         }
+    }
+}
+
+/// The storage of CROWN passes over one graph, kept by a caller that makes one per message (a monitor's
+/// tube): every node's bounds, the activations' sets and margin weights, and the buffers of each node's
+/// IBP and CROWN bounds, all overwritten in place by the next pass.
+public struct CrownWorkspace: Sendable {
+    /// Every node's bounds from the last pass.
+    public internal(set) var bounds: [Interval] = []
+    /// The activations' sets and margin weights over `bounds`.
+    public internal(set) var relaxations = Relaxations()
+    var ibp = IBPBuffers()
+    /// An affine node's inputs' magnitudes (its margin weights').
+    var magnitudes: [Double] = []
+    /// The neurons of a node given to CROWN; per node, its CROWN bounds and their objectives (per node:
+    /// one buffer for nodes of different sizes would be reallocated at every change of size).
+    var neurons: [Int] = []
+    var crown: [Interval] = []
+    var objectives: [Int: Matrix] = [:]
+
+    public init() {}
+
+    /// A pass over a graph of n nodes from `box`, or from `prior`'s bounds. Bounds of another
+    /// node count (another graph) are dropped with their sets.
+    mutating func start(nodes n: Int, box: Interval, prior: [Interval]?) {
+        if crown.count != n { crown = [Interval](repeating: .empty, count: n) }
+        if let prior {
+            bounds = prior
+            return
+        }
+        if bounds.count != n {
+            bounds = [Interval](repeating: .empty, count: n)
+            relaxations = Relaxations()
+        }
+        if n > 0 { bounds[0] = box }
+    }
+}
+
+extension Matrix {
+    /// A zero rows × cols matrix, in this one's storage when it has that shape.
+    mutating func zero(rows r: Int, cols k: Int) {
+        guard rows == r && cols == k else {
+            self = Matrix(rows: r, cols: k)
+            return
+        }
+        for i in data.indices { data[i] = 0 }
     }
 }

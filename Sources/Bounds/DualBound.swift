@@ -102,7 +102,7 @@ public struct DualBound: Sendable {
         let sets = relaxations ?? Relaxations(graph: graph, bounds: bounds, live: live)
         scratch.begin(nodes: graph.nodes.count)
         scratch.storeObjectives(target, objectives)
-        var sums = DualSums(columns: k)
+        var sums = scratch.takeSums(columns: k)
         var inputCoefficients: Matrix? = nil   // made only if no coefficient reaches the input
         var activationCoefficients: [Int: Matrix] = [:]
 
@@ -164,21 +164,34 @@ public struct DualBound: Sendable {
                 if ownsPushed { scratch.recycle(h) }
             }
         }
-        let (lower, margin) = sums.bound()
-        return Result(lower: lower, margin: margin,
-                      inputCoefficients: inputCoefficients ?? Matrix(rows: graph.nodes[0].size, cols: k),
-                      activationCoefficients: activationCoefficients)
+        sums.bound()
+        let result = Result(lower: sums.lower, margin: sums.margin,
+                            inputCoefficients: inputCoefficients ?? Matrix(rows: graph.nodes[0].size, cols: k),
+                            activationCoefficients: activationCoefficients)
+        scratch.finish(sums)
+        return result
     }
 
     /// Node w's margin weights Σ_j |W_j|·max|bounds of input j|, over bounds final for its inputs: the
     /// rounding of each Wⱼᵀh lands on its input, and every term's margin is |h|ᵀ times its weights.
     public func propagationWeights(of w: Int, bounds: [Interval]) -> [Double] {
-        guard case .affine(let a) = graph.nodes[w].operation else { return [] }
-        var wr = [Double](repeating: 0, count: a.bias.count)
-        for (j, t) in a.terms.enumerated() {
-            absoluteWeights[w][j].apply(bounds[t.input].magnitudes, into: &wr, beta: 1)
-        }
+        var wr: [Double] = []
+        var magnitudes: [Double] = []
+        propagationWeights(of: w, bounds: bounds, into: &wr, magnitudes: &magnitudes)
         return wr
+    }
+
+    /// The same into `wr`, each input's magnitudes formed in `magnitudes` (both kept by a caller that
+    /// makes a pass per message; the same products and sums).
+    public func propagationWeights(of w: Int, bounds: [Interval], into wr: inout [Double],
+                                   magnitudes: inout [Double]) {
+        wr.removeAll(keepingCapacity: true)
+        guard case .affine(let a) = graph.nodes[w].operation else { return }
+        wr.append(contentsOf: repeatElement(0, count: a.bias.count))
+        for (j, t) in a.terms.enumerated() {
+            bounds[t.input].magnitudes(into: &magnitudes)
+            absoluteWeights[w][j].apply(magnitudes, into: &wr, beta: 1)
+        }
     }
 
     /// h for a pre-activation node: the coefficient sent down through W.
@@ -287,15 +300,27 @@ public struct DualBound: Sendable {
 /// The dual function's value per column, and the magnitudes its rounding
 /// margin is computed from.
 struct DualSums {
-    var value: [Double]
-    var absConstant: [Double]
-    var propagationMargin: [Double]
+    var value: [Double] = []
+    var absConstant: [Double] = []
+    var propagationMargin: [Double] = []
     var termCount = 0
+    /// `bound()`'s results.
+    var lower: [Double] = []
+    var margin: [Double] = []
 
-    init(columns k: Int) {
-        value = [Double](repeating: 0, count: k)
-        absConstant = value
-        propagationMargin = value
+    init(columns k: Int = 0) { reset(columns: k) }
+
+    /// Zero sums for k columns, in the storage of the last ones (kept by the scratch across passes).
+    mutating func reset(columns k: Int) {
+        Self.zero(&value, k)
+        Self.zero(&absConstant, k)
+        Self.zero(&propagationMargin, k)
+        termCount = 0
+    }
+
+    static func zero(_ a: inout [Double], _ k: Int) {
+        a.removeAll(keepingCapacity: true)
+        a.append(contentsOf: repeatElement(0, count: k))
     }
 
     /// The input term: min over the box of gᵀx.
@@ -375,16 +400,16 @@ struct DualSums {
         termCount += n
     }
 
-    func bound() -> (lower: [Double], margin: [Double]) {
+    /// The certified lower bound per column and the margin subtracted, into `lower` and `margin`.
+    mutating func bound() {
         let g = Rounding.gamma(termCount + 2)
-        var lower = value
-        var margin = value
+        Self.zero(&lower, value.count)
+        Self.zero(&margin, value.count)
         for c in 0..<value.count {
             margin[c] = propagationMargin[c] + g * absConstant[c] + Double.leastNonzeroMagnitude
             lower[c] = value[c] - margin[c]
             if !lower[c].isFinite { lower[c] = -.infinity }
         }
-        return (lower, margin)
     }
 }
 
@@ -395,16 +420,22 @@ struct DualSums {
 /// Other sets are `isGeneral` and read through their own minimum.
 struct SetColumns {
     static let stride = 8
-    var packed: [Double]
-    var crownLower: [Double], crownUpper: [Double]
-    var isGeneral: [Bool]
+    var packed: [Double] = []
+    var crownLower: [Double] = [], crownUpper: [Double] = []
+    var isGeneral: [Bool] = []
 
-    init(_ sets: [RelaxedSet]) {
+    init() {}
+
+    init(_ sets: [RelaxedSet]) { update(sets) }
+
+    /// Repacks for `sets`, in the storage of the last ones (kept across messages by `Relaxations`).
+    mutating func update(_ sets: [RelaxedSet]) {
         let n = sets.count
-        packed = [Double](repeating: 0, count: Self.stride * n)
-        crownLower = [Double](repeating: 0, count: n)
-        crownUpper = crownLower
-        isGeneral = [Bool](repeating: false, count: n)
+        DualSums.zero(&packed, Self.stride * n)
+        DualSums.zero(&crownLower, n)
+        DualSums.zero(&crownUpper, n)
+        isGeneral.removeAll(keepingCapacity: true)
+        isGeneral.append(contentsOf: repeatElement(false, count: n))
         for (i, set) in sets.enumerated() {
             let o = Self.stride * i
             (packed[o + 6], packed[o + 7]) = set.magnitudes
@@ -459,10 +490,33 @@ public struct DualScratch: Sendable {
     /// The node whose value is the caller's objective matrix (not pool storage: never recycled).
     var objectiveNode: Int? = nil
 
+    /// The dual sums' storage, between passes.
+    var sums = DualSums()
+
     /// A new pass: last pass's coefficients go back to the pool.
     mutating func begin(nodes: Int) {
         for i in values.indices where i != objectiveNode { if let m = values[i] { recycle(m) } }
-        values = values.count == nodes ? values.map { _ in nil } : [Matrix?](repeating: nil, count: nodes)
+        if values.count == nodes {
+            for i in values.indices { values[i] = nil }
+        } else {
+            values = [Matrix?](repeating: nil, count: nodes)
+        }
+        objectiveNode = nil
+    }
+
+    /// The sums' storage moved out for a pass over k columns (`finish` hands it back).
+    mutating func takeSums(columns k: Int) -> DualSums {
+        var s = DualSums()
+        swap(&s, &sums)
+        s.reset(columns: k)
+        return s
+    }
+
+    /// The pass is over: its sums' storage is kept, and the caller's objectives are let go (the caller
+    /// may then overwrite that matrix in place for its next pass).
+    mutating func finish(_ s: DualSums) {
+        sums = s
+        if let w = objectiveNode { values[w] = nil }
         objectiveNode = nil
     }
 

@@ -28,6 +28,32 @@ public struct Interval: Sendable, Equatable {
                  upper: zip(upper, other.upper).map { min($0, $1) })
     }
 
+    /// `intersected(with:)` in place (the same max and min per coordinate), for storage kept across messages.
+    public mutating func intersect(with other: Interval) {
+        // Internal: both bound one node.
+        precondition(count == other.count, "Interval: intersecting bounds of different lengths")
+        for i in 0..<count {
+            lower[i] = max(lower[i], other.lower[i])
+            upper[i] = min(upper[i], other.upper[i])
+        }
+    }
+
+    /// `magnitudes` into `out` (resized to the count; its storage reused when it is unique).
+    public func magnitudes(into out: inout [Double]) {
+        out.removeAll(keepingCapacity: true)
+        for i in 0..<count { out.append(max(abs(lower[i]), abs(upper[i]))) }
+    }
+
+    /// An interval with no coordinates: a placeholder that allocates nothing.
+    static let empty = Interval(lower: [], upper: [])
+
+    /// Makes both bounds n long, their contents meaningless, reusing the storage when the count is already n.
+    mutating func resize(to n: Int) {
+        guard count != n else { return }
+        lower = [Double](repeating: 0, count: n)
+        upper = [Double](repeating: 0, count: n)
+    }
+
     /// Whether some coordinate's lower bound exceeds its upper one: no point lies in the interval.
     public var isEmpty: Bool { zip(lower, upper).contains { $0 > $1 } }
 

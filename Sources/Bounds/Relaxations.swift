@@ -37,14 +37,23 @@ public struct Relaxations: Sendable {
         return (0..<n).map { ProductSet(x: (b.lower[$0], b.upper[$0]), y: (b.lower[n + $0], b.upper[n + $0])) }
     }
 
+    /// Node w's sets over bounds b, written over its last ones in place (a pass per message reuses them).
     public mutating func add(_ op: any ElementwiseOperator, node w: Int, bounds b: Interval) {
-        let list = Self.sets(op, bounds: b)
-        sets[w] = list
-        columns[w] = SetColumns(list)
+        Self.sets(op, bounds: b, into: &sets[w, default: []])
+        columns[w, default: SetColumns()].update(sets[w] ?? [])
     }
 
     public static func sets(_ op: any ElementwiseOperator, bounds b: Interval) -> [RelaxedSet] {
-        (0..<b.count).map { op.relaxation(lower: b.lower[$0], upper: b.upper[$0]) }
+        var list: [RelaxedSet] = []
+        sets(op, bounds: b, into: &list)
+        return list
+    }
+
+    /// The same into `list` (its storage reused when unique).
+    static func sets(_ op: any ElementwiseOperator, bounds b: Interval, into list: inout [RelaxedSet]) {
+        list.removeAll(keepingCapacity: true)
+        list.reserveCapacity(b.count)
+        for i in 0..<b.count { list.append(op.relaxation(lower: b.lower[i], upper: b.upper[i])) }
     }
 
     public subscript(w: Int) -> [RelaxedSet]? { sets[w] }
@@ -66,6 +75,14 @@ extension Interval {
         var lo = lower, hi = upper
         for i in 0..<count { (lo[i], hi[i]) = op.checkedInterval(lower: lower[i], upper: upper[i]) }
         return Interval(lower: lo, upper: hi)
+    }
+
+    /// The same into `result` (its storage reused when unique and of the same count).
+    public func applying(_ op: any ElementwiseOperator, into result: inout Interval) {
+        result.resize(to: count)
+        for i in 0..<count {
+            (result.lower[i], result.upper[i]) = op.checkedInterval(lower: lower[i], upper: upper[i])
+        }
     }
 }
 

@@ -94,6 +94,11 @@ public struct ReachAnalysis: Sendable {
     let stepDual: DualBound?
     /// The CROWN passes' coefficient storage, kept from message to message.
     var scratch = DualScratch()
+    /// `prepare`'s CROWN pass: every node's bounds, sets and buffers, overwritten in place each message.
+    var crownWorkspace = CrownWorkspace()
+    /// The IBP rung's bounds of every node and its sums, likewise.
+    var ibpBounds: [Interval] = []
+    var ibpBuffers = IBPBuffers()
 
     public init(system: SystemDescription, horizon: Int? = nil, strategy: SystemDescription.Strategy? = nil,
                 intermediates: IntermediateMethod? = nil) throws {
@@ -187,8 +192,9 @@ public struct ReachAnalysis: Sendable {
         guard let ode = loop.ode else {
             // No remainders to bound. CROWN's pass over the box is the cheapest rung's intermediates, and
             // its sets and margin weights serve every step's CROWN bound, so it is made once, here.
-            (p.crown, p.relaxations) = IntermediateBounds.crownWithRelaxations(
-                loop.graph, box: p.box, dual: dual(of: loop), extra: [], stops: nil, scratch: &scratch)
+            IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop), extra: [],
+                                                    stops: nil, scratch: &scratch, workspace: &crownWorkspace)
+            (p.crown, p.relaxations) = (crownWorkspace.bounds, crownWorkspace.relaxations)
             return p
         }
         let w = disturbanceSpans
@@ -199,9 +205,9 @@ public struct ReachAnalysis: Sendable {
         var failedPeriod = 0
         let extra = Set(loop.substepNodes.flatMap { $0 } + loop.controlNodes.filter { $0 >= 0 })
         let stops = truncated ? Self.stops(loop) : nil
-        var (crown, sets) = IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop),
-                                                                     extra: extra, stops: stops,
-                                                                     scratch: &scratch) { v, bounds in
+        IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop), extra: extra,
+                                                stops: stops, scratch: &scratch,
+                                                workspace: &crownWorkspace) { v, bounds in
             guard failure == nil, let (t, j) = loop.remainderReaders[v] else { return nil }
             let x = bounds[loop.substepNodes[t][j]].spans
             let u = loop.controlNodes[t] >= 0 ? bounds[loop.controlNodes[t]].spans : []
@@ -220,6 +226,7 @@ public struct ReachAnalysis: Sendable {
             }
             return p.box
         }
+        var crown = crownWorkspace.bounds
         if let failure {
             // States up to the failing period were bounded with every remainder before them.
             let boxes = (0..<failedPeriod).map { crown[loop.stateNodes[$0 + 1]] }
@@ -227,7 +234,7 @@ public struct ReachAnalysis: Sendable {
         }
         crown[0] = p.box
         p.crown = crown
-        p.relaxations = sets
+        p.relaxations = crownWorkspace.relaxations
         return p
     }
 
@@ -387,11 +394,12 @@ public struct ReachAnalysis: Sendable {
 
     /// The cheapest rung: every state's interval bounds (no back-substitution), for a discrete one-shot
     /// loop; nil for others (an ODE loop's remainders need `prepare`). Sound like CROWN's, only looser.
-    func ibpSteps(_ initial: Interval, objectives o: Objectives) -> [ReachStep]? {
+    mutating func ibpSteps(_ initial: Interval, objectives o: Objectives) -> [ReachStep]? {
         guard strategy == .oneShot, loop.ode == nil else { return nil }
-        let bounds = IBP.bounds(loop.graph, box: inputBox(initial, loop: loop))
+        IBP.bounds(loop.graph, box: inputBox(initial, loop: loop), into: &ibpBounds, buffers: &ibpBuffers)
         return (1...horizon).map { t in
-            step(t: t, values: boxValues(bounds[loop.stateNodes[t]], o.c), rows: o.rows, unsafeCounts: o.unsafeCounts)
+            step(t: t, values: boxValues(ibpBounds[loop.stateNodes[t]], o.c), rows: o.rows,
+                 unsafeCounts: o.unsafeCounts)
         }
     }
 
@@ -587,7 +595,8 @@ public struct ReachAnalysis: Sendable {
         var lower = [Double](repeating: -.infinity, count: n)
         var upper = [Double](repeating: .infinity, count: n)
         for (j, r) in rows.enumerated() {
-            if let i = r.firstIndex(where: { $0 != 0 }), r.filter({ $0 != 0 }).count == 1 {
+            // Counted lazily: no array per row and step.
+            if let i = r.firstIndex(where: { $0 != 0 }), r.lazy.filter({ $0 != 0 }).count == 1 {
                 if r[i] > 0 { upper[i] = min(upper[i], d[j] / r[i]) } else { lower[i] = max(lower[i], -d[j] / -r[i]) }
             }
         }
