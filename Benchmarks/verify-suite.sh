@@ -4,7 +4,7 @@
 # against the list's expected.json when there is one (fields vnnlib and truth).
 #   bash Benchmarks/verify-suite.sh Benchmarks/bab/instances.csv [auto relu input none]
 # REACHGUARD_BIN overrides the binary (default: the release build); extra options go in
-# REACHGUARD_VERIFY_OPTIONS (for example "--domain-iterations 0").
+# REACHGUARD_VERIFY_OPTIONS (for example "--domain-iterations 300").
 set -euo pipefail
 list="$1"; shift
 modes=("${@:-auto}")
