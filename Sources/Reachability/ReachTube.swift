@@ -99,6 +99,9 @@ public struct ReachAnalysis: Sendable {
     /// The IBP rung's bounds of every node and its sums, likewise.
     var ibpBounds: [Interval] = []
     var ibpBuffers = IBPBuffers()
+    /// The objectives on x_t, fixed by the system: built once, not per message (they were 3 to 13
+    /// allocations of every run).
+    let objectiveTable: Objectives
 
     public init(system: SystemDescription, horizon: Int? = nil, strategy: SystemDescription.Strategy? = nil,
                 intermediates: IntermediateMethod? = nil) throws {
@@ -110,6 +113,7 @@ public struct ReachAnalysis: Sendable {
         stepLoop = self.strategy == .recursive ? try ClosedLoop(system, steps: 1) : nil
         loopDual = DualBound(graph: loop.graph)
         stepDual = stepLoop.map { DualBound(graph: $0.graph) }
+        objectiveTable = Self.objectives(of: system)
         // IBP's loose triangles leave ADMM circling just above the tolerance (measured on
         // the double integrator: 47,400 iterations for one tube); the relaxation is not
         // tight anyway, so its stalled objectives stop with their certified bounds.
@@ -149,7 +153,9 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// Objectives on x_t: −D rows (upper bounds of D x), then H rows (lower bounds of H x).
-    func objectives() -> Objectives {
+    func objectives() -> Objectives { objectiveTable }
+
+    static func objectives(of system: SystemDescription) -> Objectives {
         let rows = system.templateRows
         let n = system.stateCount
         let unsafeRows = system.unsafe.flatMap(\.h)
@@ -554,7 +560,7 @@ public struct ReachAnalysis: Sendable {
     func decisionTargets(step t: Int, columns: Int) -> [Double?]? {
         guard certifyFirst else { return nil }
         let publishedOnly = strategy == .oneShot && !system.unsafe.contains { $0.mode == .interval }
-        var targets = [Double?](repeating: publishedOnly ? -.infinity : nil, count: system.templateRows.count)
+        var targets = [Double?](repeating: publishedOnly ? -.infinity : nil, count: objectiveTable.rows.count)
         for set in system.unsafe {
             for r in set.h.indices {
                 targets.append(set.mode == .interval ? nil : set.applies(at: t) ? set.bound[r] : -.infinity)
