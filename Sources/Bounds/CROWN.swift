@@ -246,7 +246,8 @@ public struct CrownWorkspace: Sendable {
             bounds = [Interval](repeating: .empty, count: n)
             relaxations = Relaxations()
         }
-        if n > 0 { bounds[0] = box }
+        // Copied into the kept storage rather than shared (see `Interval.assign`).
+        if n > 0 { bounds[0].assign(box) }
     }
 }
 

@@ -131,6 +131,9 @@ public struct ReachAnalysis: Sendable {
     var ibpMisses = 0
     static let ibpRetryPeriod = 16
 
+    /// The input box's storage, refilled by each message (`inputBox`).
+    var inputStorage = Interval(lower: [], upper: [])
+
     /// The previous run's initial box, to tell a jump from a step of the trajectory.
     var previousInitial: Interval?
 
@@ -139,9 +142,10 @@ public struct ReachAnalysis: Sendable {
     /// better than a cold one (bench-monitor --jumps, double integrator: p99 3.5 ms warm, 3.4 cold).
     static func jumped(from old: Interval, to new: Interval) -> Bool {
         guard old.lower.count == new.lower.count else { return true }
-        let a = old.center, b = new.center
-        return a.indices.contains { i in
-            abs(b[i] - a[i]) > max(old.upper[i] - old.lower[i], new.upper[i] - new.lower[i]) / 2
+        // Each centre coordinate as `Interval.center` computes it, without its arrays (two per message).
+        return old.lower.indices.contains { i in
+            let a = (old.lower[i] + old.upper[i]) / 2, b = (new.lower[i] + new.upper[i]) / 2
+            return abs(b - a) > max(old.upper[i] - old.lower[i], new.upper[i] - new.lower[i]) / 2
         }
     }
 
@@ -165,14 +169,22 @@ public struct ReachAnalysis: Sendable {
         return (c, rows, system.unsafe.map { $0.h.count })
     }
 
-    /// [x0; w per step; remainders (0 until `odeBox` bounds them)].
-    func inputBox(_ x0: Interval, loop: ClosedLoop) -> Interval {
-        var lo = x0.lower, hi = x0.upper
-        if let w = system.disturbance { for _ in 0..<loop.steps { lo += w.lower; hi += w.upper } }
-        let rest = loop.graph.inputSize - lo.count
-        lo += [Double](repeating: 0, count: rest)
-        hi += [Double](repeating: 0, count: rest)
-        return Interval(lower: lo, upper: hi)
+    /// [x0; w per step; remainders (0 until `odeBox` bounds them)], written into `inputStorage`
+    /// (the passes copy it into their own kept bounds, so it is unique again at the next message).
+    mutating func inputBox(_ x0: Interval, loop: ClosedLoop) -> Interval {
+        let w = system.disturbance, size = loop.graph.inputSize
+        Self.fill(&inputStorage.lower, x0.lower, repeating: w?.lower, loop.steps, upTo: size)
+        Self.fill(&inputStorage.upper, x0.upper, repeating: w?.upper, loop.steps, upTo: size)
+        return inputStorage
+    }
+
+    /// `v` becomes `start`, then `w` `times` times, then zeros up to `count` coordinates, in its own storage.
+    static func fill(_ v: inout [Double], _ start: [Double], repeating w: [Double]?, _ times: Int,
+                     upTo count: Int) {
+        v.removeAll(keepingCapacity: true)
+        v.append(contentsOf: start)
+        if let w { for _ in 0..<times { v.append(contentsOf: w) } }
+        v.append(contentsOf: repeatElement(0, count: count - v.count))
     }
 
     /// An ODE loop's input box with its remainders bounded, and per period the
