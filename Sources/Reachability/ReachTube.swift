@@ -131,6 +131,8 @@ public struct ReachAnalysis: Sendable {
     var ibpMisses = 0
     static let ibpRetryPeriod = 16
 
+    /// The objectives' exact values over a step's box (`boxStep`), rewritten at each step.
+    var valueStorage: [Double] = []
     /// The input box's storage, refilled by each message (`inputBox`).
     var inputStorage = Interval(lower: [], upper: [])
 
@@ -318,8 +320,7 @@ public struct ReachAnalysis: Sendable {
         previousInitial = initial
         let objectives = objectives()
         // Step 0: the initial box itself, exactly.
-        var steps = [step(t: 0, values: boxValues(initial, objectives.c), rows: objectives.rows,
-                          unsafeCounts: objectives.unsafeCounts)]
+        var steps = [boxStep(t: 0, initial, objectives: objectives)]
         var count = StepCount()
         var method = TubeMethod.admm
         if certifyFirst, ibpMisses % Self.ibpRetryPeriod == 0, let ibp = ibpSteps(initial, objectives: objectives) {
@@ -415,10 +416,17 @@ public struct ReachAnalysis: Sendable {
     mutating func ibpSteps(_ initial: Interval, objectives o: Objectives) -> [ReachStep]? {
         guard strategy == .oneShot, loop.ode == nil else { return nil }
         IBP.bounds(loop.graph, box: inputBox(initial, loop: loop), into: &ibpBounds, buffers: &ibpBuffers)
-        return (1...horizon).map { t in
-            step(t: t, values: boxValues(ibpBounds[loop.stateNodes[t]], o.c), rows: o.rows,
-                 unsafeCounts: o.unsafeCounts)
-        }
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon)
+        for t in 1...horizon { steps.append(boxStep(t: t, ibpBounds[loop.stateNodes[t]], objectives: o)) }
+        return steps
+    }
+
+    /// Step t's set from the exact values of the objectives over `box`, those written into `valueStorage`
+    /// (one array per step and message before; `step` reads them without keeping them).
+    mutating func boxStep(t: Int, _ box: Interval, objectives o: Objectives) -> ReachStep {
+        Self.boxValues(box, o.c, into: &valueStorage)
+        return step(t: t, values: valueStorage, rows: o.rows, unsafeCounts: o.unsafeCounts)
     }
 
     /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`); nil when
@@ -594,7 +602,15 @@ public struct ReachAnalysis: Sendable {
 
     /// Exact lower bounds of each objective column over a box (for step 0).
     func boxValues(_ box: Interval, _ c: Matrix) -> [Double] {
-        (0..<c.cols).map { j in
+        var values: [Double] = []
+        Self.boxValues(box, c, into: &values)
+        return values
+    }
+
+    /// The same into `values` (its storage reused when unique).
+    static func boxValues(_ box: Interval, _ c: Matrix, into values: inout [Double]) {
+        values.removeAll(keepingCapacity: true)
+        for j in 0..<c.cols {
             var v = 0.0, mag = 0.0
             for i in 0..<c.rows {
                 let a = c[i, j]
@@ -602,7 +618,7 @@ public struct ReachAnalysis: Sendable {
                 v += t
                 mag += abs(t)
             }
-            return v - Rounding.gamma(c.rows) * mag
+            values.append(v - Rounding.gamma(c.rows) * mag)
         }
     }
 
