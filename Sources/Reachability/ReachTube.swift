@@ -131,6 +131,9 @@ public struct ReachAnalysis: Sendable {
     var ibpMisses = 0
     static let ibpRetryPeriod = 16
 
+    /// The last published tube's steps: the next run writes its steps into their arrays, unique again once
+    /// the caller has dropped that tube (one it keeps is copied on write instead, as any array is).
+    var recycledSteps: [ReachStep] = []
     /// The objectives' exact values over a step's box (`boxStep`), rewritten at each step.
     var valueStorage: [Double] = []
     /// The input box's storage, refilled by each message (`inputBox`).
@@ -313,6 +316,13 @@ public struct ReachAnalysis: Sendable {
     /// `budget`: seconds for the whole tube. Past it every remaining solve stops
     /// at once with the best certified bound it has (at least CROWN's).
     public mutating func run(initial: Interval, budget: Double? = nil) throws -> ReachTube {
+        let t = try tube(initial: initial, budget: budget)
+        recycledSteps = t.steps
+        return t
+    }
+
+    /// `run`'s tube, its steps written into those `recycledSteps` holds.
+    mutating func tube(initial: Interval, budget: Double?) throws -> ReachTube {
         let clock = TubeClock(start: DispatchTime.now().uptimeNanoseconds, budget: budget,
                               deadline: settings.deadline)
         _ = try initial.validatedAsBox(dimension: system.stateCount, name: "initial set")
@@ -623,45 +633,68 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// Step t's set from the solved values; `period`: the box over the period ending at t (ODE plants).
-    func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int], period: [Span]? = nil) -> ReachStep {
-        let n = system.stateCount
-        let d = (0..<rows.count).map { -values[$0] }
-        var lower = [Double](repeating: -.infinity, count: n)
-        var upper = [Double](repeating: .infinity, count: n)
-        for (j, r) in rows.enumerated() {
-            // Counted lazily: no array per row and step.
-            if let i = r.firstIndex(where: { $0 != 0 }), r.lazy.filter({ $0 != 0 }).count == 1 {
-                if r[i] > 0 { upper[i] = min(upper[i], d[j] / r[i]) } else { lower[i] = max(lower[i], -d[j] / -r[i]) }
-            }
-        }
-        var offset = rows.count
-        var unsafeLower: [[Double]] = []
-        var margin: Double? = nil
-        var safe = true
-        for (k, count) in unsafeCounts.enumerated() {
-            var lows = Array(values[offset..<(offset + count)])
-            offset += count
-            let set = system.unsafe[k]
-            if set.mode == .interval, let period {
-                // The period's box holds the sample too; its lower bound of H_r x, rounded down.
-                lows = set.h.map { row in Self.lowerBound(row, period) }
-            }
-            unsafeLower.append(lows)
-            guard set.applies(at: t) else { continue }
-            var best = -Double.infinity
-            for r in 0..<count {
-                let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
-                best = max(best, (lows[r] - set.bound[r]) / norm)
-            }
-            // Disjoint when one row's certified minimum exceeds its threshold.
-            if !(best > 0) { safe = false }
-            margin = min(margin ?? .infinity, best)
-        }
-        var s = ReachStep(t: t, directions: rows, bounds: d, lower: lower, upper: upper,
-                          unsafeLower: unsafeLower, margin: margin, safe: safe)
+    /// Written into the arrays of a step of the last published tube (`recycledSteps`) when one is left.
+    mutating func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int],
+                       period: [Span]? = nil) -> ReachStep {
+        var s = recycledSteps.popLast() ?? ReachStep(t: t, directions: [], bounds: [], lower: [], upper: [],
+                                                     unsafeLower: [], margin: nil, safe: true)
+        s.t = t
+        s.directions = rows
+        Self.templateSet(&s, values: values, rows: rows, states: system.stateCount)
+        unsafeBounds(&s, values: values, offset: rows.count, counts: unsafeCounts, period: period)
         s.intervalLower = period?.map(\.lower)
         s.intervalUpper = period?.map(\.upper)
         return s
+    }
+
+    /// The step's bounds d = −values of the template rows, and its box hull from the ±e_i rows.
+    static func templateSet(_ s: inout ReachStep, values: [Double], rows: [[Double]], states n: Int) {
+        s.bounds.removeAll(keepingCapacity: true)
+        for j in 0..<rows.count { s.bounds.append(-values[j]) }
+        s.lower.removeAll(keepingCapacity: true)
+        s.lower.append(contentsOf: repeatElement(-.infinity, count: n))
+        s.upper.removeAll(keepingCapacity: true)
+        s.upper.append(contentsOf: repeatElement(.infinity, count: n))
+        for (j, r) in rows.enumerated() {
+            // Counted lazily: no array per row and step.
+            if let i = r.firstIndex(where: { $0 != 0 }), r.lazy.filter({ $0 != 0 }).count == 1 {
+                let d = s.bounds[j]
+                if r[i] > 0 {
+                    s.upper[i] = min(s.upper[i], d / r[i])
+                } else {
+                    s.lower[i] = max(s.lower[i], -d / -r[i])
+                }
+            }
+        }
+    }
+
+    /// Each unsafe set's certified lower bounds of H x (from `values` past `offset`, or over the period's
+    /// box for interval-mode sets), the step's margin and whether it is certified safe.
+    func unsafeBounds(_ s: inout ReachStep, values: [Double], offset start: Int, counts: [Int], period: [Span]?) {
+        if s.unsafeLower.count != counts.count { s.unsafeLower = [[Double]](repeating: [], count: counts.count) }
+        var offset = start
+        s.margin = nil
+        s.safe = true
+        for (k, count) in counts.enumerated() {
+            let set = system.unsafe[k]
+            s.unsafeLower[k].removeAll(keepingCapacity: true)
+            if set.mode == .interval, let period {
+                // The period's box holds the sample too; its lower bound of H_r x, rounded down.
+                for row in set.h { s.unsafeLower[k].append(Self.lowerBound(row, period)) }
+            } else {
+                s.unsafeLower[k].append(contentsOf: values[offset..<(offset + count)])
+            }
+            offset += count
+            guard set.applies(at: s.t) else { continue }
+            var best = -Double.infinity
+            for r in 0..<count {
+                let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
+                best = max(best, (s.unsafeLower[k][r] - set.bound[r]) / norm)
+            }
+            // Disjoint when one row's certified minimum exceeds its threshold.
+            if !(best > 0) { s.safe = false }
+            s.margin = min(s.margin ?? .infinity, best)
+        }
     }
 
     /// min of row·x over the box, rounded down (outward).
