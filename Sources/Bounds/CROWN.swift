@@ -252,10 +252,15 @@ public struct CrownWorkspace: Sendable {
 }
 
 extension Matrix {
-    /// A zero rows × cols matrix, in this one's storage when it has that shape.
+    /// A zero rows × cols matrix, in this one's storage (of any shape: a node's undecided neurons, and
+    /// so its objectives' columns, change from message to message) when it is unique and large enough.
     mutating func zero(rows r: Int, cols k: Int) {
         guard rows == r && cols == k else {
-            self = Matrix(rows: r, cols: k)
+            var storage: [Double] = []
+            swap(&storage, &data)
+            storage.removeAll(keepingCapacity: true)
+            storage.append(contentsOf: repeatElement(0, count: r * k))
+            self = Matrix(rows: r, cols: k, columnMajor: storage)
             return
         }
         for i in data.indices { data[i] = 0 }
