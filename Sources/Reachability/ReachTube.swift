@@ -211,15 +211,22 @@ public struct ReachAnalysis: Sendable {
     /// `truncated`: intermediate passes stop `intermediateDepth` periods back (the quick certificate).
     mutating func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
                  truncated: Bool = false) throws -> PreparedInput {
-        var p = PreparedInput(box: inputBox(x0, loop: loop))
+        let box = inputBox(x0, loop: loop)
         guard let ode = loop.ode else {
             // No remainders to bound. CROWN's pass over the box is the cheapest rung's intermediates, and
             // its sets and margin weights serve every step's CROWN bound, so it is made once, here.
-            IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop), extra: [],
+            IntermediateBounds.crownWithRelaxations(loop.graph, box: box, dual: dual(of: loop), extra: [],
                                                     stops: nil, scratch: &scratch, workspace: &crownWorkspace)
-            (p.crown, p.relaxations) = (crownWorkspace.bounds, crownWorkspace.relaxations)
-            return p
+            return PreparedInput(box: box, crown: crownWorkspace.bounds, relaxations: crownWorkspace.relaxations)
         }
+        return try prepare(box, ode: ode, loop: loop, firstStep: firstStep, truncated: truncated)
+    }
+
+    /// `prepare` for an ODE loop, apart because its remainders' closure captures the prepared input,
+    /// which is then kept on the heap (one allocation per message it would cost every other loop).
+    mutating func prepare(_ box: Interval, ode: ODEPlant, loop: ClosedLoop, firstStep: Int,
+                          truncated: Bool) throws -> PreparedInput {
+        var p = PreparedInput(box: box)
         let w = disturbanceSpans
         p.starts = [[[Span]]](repeating: [], count: loop.steps)
         p.wholes = p.starts
