@@ -337,15 +337,21 @@ public struct ReachAnalysis: Sendable {
         previousInitial = initial
         let objectives = objectives()
         // Step 0: the initial box itself, exactly.
-        var steps = [boxStep(t: 0, initial, objectives: objectives)]
+        // Room for every step, so that appending a rung's steps does not reallocate.
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon + 1)
+        steps.append(boxStep(t: 0, initial, objectives: objectives))
         var count = StepCount()
         var method = TubeMethod.admm
         if certifyFirst, ibpMisses % Self.ibpRetryPeriod == 0, let ibp = ibpSteps(initial, objectives: objectives) {
             // Finite sets too: a tube the monitor's self-check would refuse falls through to CROWN.
             if ibp.allSatisfy({ $0.safe && $0.bounds.allSatisfy(\.isFinite) }) {
                 ibpMisses = 0
-                return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
+                steps += ibp
+                return verdict(steps, initial: initial, count: count, method: .ibp, clock: clock)
             }
+            // Not published: their arrays serve the next rung's steps.
+            recycledSteps += ibp
         }
         if certifyFirst { ibpMisses += 1 }
         do {
@@ -493,7 +499,9 @@ public struct ReachAnalysis: Sendable {
     mutating func tubeSteps(from first: ReachStep, initial: Interval, prepared: PreparedInput?, quick: Bool,
                             objectives o: Objectives, clock: TubeClock, count: inout StepCount) throws -> [ReachStep] {
         let method = quick ? IntermediateMethod.crown : intermediates
-        var steps = [first]
+        // Steps 1...t; `first` stands before them (one array per call, not one per append).
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon)
         switch strategy {
         case .oneShot:
             guard let p = prepared else { throw SystemError("no prepared input") }
@@ -511,7 +519,7 @@ public struct ReachAnalysis: Sendable {
             for t in 1...horizon {
                 let values = try stepValues(solver, p, bounds: bounds, step: t, target: loop.stateNodes[t],
                                             objectives: o.c, quick: quick, clock: clock, count: &count)
-                let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
+                let period = periodBox(p, period: t - 1, solved: steps.last ?? first, loop: loop)
                 steps.append(step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period))
             }
         case .recursive:
@@ -521,7 +529,7 @@ public struct ReachAnalysis: Sendable {
                 let p: PreparedInput
                 do { p = try prepare(current, loop: one, firstStep: t - 1, truncated: quick) }
                 catch var failure as NoEnclosure {
-                    failure.steps = Array(steps.dropFirst())
+                    failure.steps = steps
                     failure.boxes = []
                     throw failure
                 }
@@ -537,13 +545,13 @@ public struct ReachAnalysis: Sendable {
                 recursiveIntermediates[t] = wss
                 let values = try stepValues(s, p, bounds: bounds, step: t, target: one.stateNodes[1],
                                             objectives: o.c, quick: quick, clock: clock, count: &count)
-                let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
+                let period = periodBox(p, period: 0, solved: steps.last ?? first, loop: one)
                 let st = step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period)
                 steps.append(st)
                 current = Interval(lower: st.lower, upper: st.upper)
             }
         }
-        return Array(steps.dropFirst())
+        return steps
     }
 
     /// Step t's objective values: CROWN's bound (`quick`), else the solver's from step t's warm workspace.
