@@ -51,10 +51,13 @@ public enum IntermediateBounds {
                                             prior: [Interval]? = nil, from: Int = 0,
                                             refine: ((Int, [Interval]) -> Interval?)? = nil) {
         let evaluator = dual ?? DualBound(graph: graph)
+        precondition(evaluator.graph.nodes.count == graph.nodes.count, "`dual` must be the graph's evaluator")
         var box = initialBox
         // Every node's bounds are set below in topological order (IBP first, from its inputs' final bounds).
         ws.start(nodes: graph.nodes.count, box: box, prior: prior)
-        let pre = Set(graph.preActivationNodes).union(extra)
+        // The pre-activation nodes are those in the evaluator's activation table (made once per graph):
+        // no set of them per pass (they were a sorted array and two sets of every monitor message).
+        func isPre(_ v: Int) -> Bool { evaluator.activationOf[v] != nil || extra.contains(v) }
         // Each activation's sets are built once, when its input's bounds are final.
         for (w, node) in graph.nodes.enumerated() {
             if let refine, let b = refine(w, ws.bounds) {
@@ -84,7 +87,7 @@ public enum IntermediateBounds {
                 evaluator.propagationWeights(of: w, bounds: ws.bounds,
                                              into: &ws.relaxations.propagation[w, default: []],
                                              magnitudes: &ws.magnitudes)
-                if pre.contains(w) && !isSelection(a, of: pre) {
+                if isPre(w) && !isSelection(a, of: isPre) {
                     crownNode(w, box: box, evaluator: evaluator, all: extra.contains(w), stops: stops?(w) ?? [],
                               scratch: &scratch, workspace: &ws)
                 }
@@ -137,11 +140,11 @@ public enum IntermediateBounds {
     }
 
     /// Whether every row of `a` is c·v_j + b for one node v bounded by CROWN before it (the box,
-    /// or one of `pre`, each CROWN's or itself such a selection): then the interval of `a` over
+    /// or one `isPre` names, each CROWN's or itself such a selection): then the interval of `a` over
     /// v's bounds is CROWN's bound of it (the same objective, scaled), as in the Taylor maps,
     /// which read single states (measured: a third of the pendulum's passes).
-    static func isSelection(_ a: Affine, of pre: Set<Int>) -> Bool {
-        guard a.terms.count == 1, a.terms[0].input == 0 || pre.contains(a.terms[0].input) else { return false }
+    static func isSelection(_ a: Affine, of isPre: (Int) -> Bool) -> Bool {
+        guard a.terms.count == 1, a.terms[0].input == 0 || isPre(a.terms[0].input) else { return false }
         switch a.terms[0].map {
         case .diagonal: return true
         case .dense(let m):
@@ -243,15 +246,21 @@ public struct CrownWorkspace: Sendable {
             bounds = [Interval](repeating: .empty, count: n)
             relaxations = Relaxations()
         }
-        if n > 0 { bounds[0] = box }
+        // Copied into the kept storage rather than shared (see `Interval.assign`).
+        if n > 0 { bounds[0].assign(box) }
     }
 }
 
 extension Matrix {
-    /// A zero rows × cols matrix, in this one's storage when it has that shape.
+    /// A zero rows × cols matrix, in this one's storage (of any shape: a node's undecided neurons, and
+    /// so its objectives' columns, change from message to message) when it is unique and large enough.
     mutating func zero(rows r: Int, cols k: Int) {
         guard rows == r && cols == k else {
-            self = Matrix(rows: r, cols: k)
+            var storage: [Double] = []
+            swap(&storage, &data)
+            storage.removeAll(keepingCapacity: true)
+            storage.append(contentsOf: repeatElement(0, count: r * k))
+            self = Matrix(rows: r, cols: k, columnMajor: storage)
             return
         }
         for i in data.indices { data[i] = 0 }

@@ -23,7 +23,9 @@ public enum IBP {
         for (v, node) in graph.nodes.enumerated() {
             result.update(v) { iv, all in
                 switch node.operation {
-                case .input: iv = box
+                // Copied, not shared: a caller refilling its box's storage in place (a monitor's
+                // tube) would otherwise find it shared by these kept bounds and reallocate it.
+                case .input: iv.assign(box)
                 case .affine(let a): affine(a, all, into: &iv, buffers: &buffers)
                 case .elementwise(let op, let u): all[u].applying(op, into: &iv)
                 case .product(let u): iv = all[u].products

@@ -54,6 +54,13 @@ public struct Interval: Sendable, Equatable {
         upper = [Double](repeating: 0, count: n)
     }
 
+    /// Becomes a copy of `other` written into this interval's own storage (reused when unique and of
+    /// other's count), so that storage kept across messages never shares the caller's.
+    mutating func assign(_ other: Interval) {
+        resize(to: other.count)
+        for i in 0..<other.count { (lower[i], upper[i]) = (other.lower[i], other.upper[i]) }
+    }
+
     /// Whether some coordinate's lower bound exceeds its upper one: no point lies in the interval.
     public var isEmpty: Bool { zip(lower, upper).contains { $0 > $1 } }
 

@@ -99,6 +99,9 @@ public struct ReachAnalysis: Sendable {
     /// The IBP rung's bounds of every node and its sums, likewise.
     var ibpBounds: [Interval] = []
     var ibpBuffers = IBPBuffers()
+    /// The objectives on x_t, fixed by the system: built once, not per message (they were 3 to 13
+    /// allocations of every run).
+    let objectiveTable: Objectives
 
     public init(system: SystemDescription, horizon: Int? = nil, strategy: SystemDescription.Strategy? = nil,
                 intermediates: IntermediateMethod? = nil) throws {
@@ -110,6 +113,7 @@ public struct ReachAnalysis: Sendable {
         stepLoop = self.strategy == .recursive ? try ClosedLoop(system, steps: 1) : nil
         loopDual = DualBound(graph: loop.graph)
         stepDual = stepLoop.map { DualBound(graph: $0.graph) }
+        objectiveTable = Self.objectives(of: system)
         // IBP's loose triangles leave ADMM circling just above the tolerance (measured on
         // the double integrator: 47,400 iterations for one tube); the relaxation is not
         // tight anyway, so its stalled objectives stop with their certified bounds.
@@ -127,6 +131,14 @@ public struct ReachAnalysis: Sendable {
     var ibpMisses = 0
     static let ibpRetryPeriod = 16
 
+    /// The last published tube's steps: the next run writes its steps into their arrays, unique again once
+    /// the caller has dropped that tube (one it keeps is copied on write instead, as any array is).
+    var recycledSteps: [ReachStep] = []
+    /// The objectives' exact values over a step's box (`boxStep`), rewritten at each step.
+    var valueStorage: [Double] = []
+    /// The input box's storage, refilled by each message (`inputBox`).
+    var inputStorage = Interval(lower: [], upper: [])
+
     /// The previous run's initial box, to tell a jump from a step of the trajectory.
     var previousInitial: Interval?
 
@@ -135,9 +147,10 @@ public struct ReachAnalysis: Sendable {
     /// better than a cold one (bench-monitor --jumps, double integrator: p99 3.5 ms warm, 3.4 cold).
     static func jumped(from old: Interval, to new: Interval) -> Bool {
         guard old.lower.count == new.lower.count else { return true }
-        let a = old.center, b = new.center
-        return a.indices.contains { i in
-            abs(b[i] - a[i]) > max(old.upper[i] - old.lower[i], new.upper[i] - new.lower[i]) / 2
+        // Each centre coordinate as `Interval.center` computes it, without its arrays (two per message).
+        return old.lower.indices.contains { i in
+            let a = (old.lower[i] + old.upper[i]) / 2, b = (new.lower[i] + new.upper[i]) / 2
+            return abs(b - a) > max(old.upper[i] - old.lower[i], new.upper[i] - new.lower[i]) / 2
         }
     }
 
@@ -149,7 +162,9 @@ public struct ReachAnalysis: Sendable {
     }
 
     /// Objectives on x_t: −D rows (upper bounds of D x), then H rows (lower bounds of H x).
-    func objectives() -> Objectives {
+    func objectives() -> Objectives { objectiveTable }
+
+    static func objectives(of system: SystemDescription) -> Objectives {
         let rows = system.templateRows
         let n = system.stateCount
         let unsafeRows = system.unsafe.flatMap(\.h)
@@ -159,14 +174,22 @@ public struct ReachAnalysis: Sendable {
         return (c, rows, system.unsafe.map { $0.h.count })
     }
 
-    /// [x0; w per step; remainders (0 until `odeBox` bounds them)].
-    func inputBox(_ x0: Interval, loop: ClosedLoop) -> Interval {
-        var lo = x0.lower, hi = x0.upper
-        if let w = system.disturbance { for _ in 0..<loop.steps { lo += w.lower; hi += w.upper } }
-        let rest = loop.graph.inputSize - lo.count
-        lo += [Double](repeating: 0, count: rest)
-        hi += [Double](repeating: 0, count: rest)
-        return Interval(lower: lo, upper: hi)
+    /// [x0; w per step; remainders (0 until `odeBox` bounds them)], written into `inputStorage`
+    /// (the passes copy it into their own kept bounds, so it is unique again at the next message).
+    mutating func inputBox(_ x0: Interval, loop: ClosedLoop) -> Interval {
+        let w = system.disturbance, size = loop.graph.inputSize
+        Self.fill(&inputStorage.lower, x0.lower, repeating: w?.lower, loop.steps, upTo: size)
+        Self.fill(&inputStorage.upper, x0.upper, repeating: w?.upper, loop.steps, upTo: size)
+        return inputStorage
+    }
+
+    /// `v` becomes `start`, then `w` `times` times, then zeros up to `count` coordinates, in its own storage.
+    static func fill(_ v: inout [Double], _ start: [Double], repeating w: [Double]?, _ times: Int,
+                     upTo count: Int) {
+        v.removeAll(keepingCapacity: true)
+        v.append(contentsOf: start)
+        if let w { for _ in 0..<times { v.append(contentsOf: w) } }
+        v.append(contentsOf: repeatElement(0, count: count - v.count))
     }
 
     /// An ODE loop's input box with its remainders bounded, and per period the
@@ -188,15 +211,22 @@ public struct ReachAnalysis: Sendable {
     /// `truncated`: intermediate passes stop `intermediateDepth` periods back (the quick certificate).
     mutating func prepare(_ x0: Interval, loop: ClosedLoop, firstStep: Int = 0,
                  truncated: Bool = false) throws -> PreparedInput {
-        var p = PreparedInput(box: inputBox(x0, loop: loop))
+        let box = inputBox(x0, loop: loop)
         guard let ode = loop.ode else {
             // No remainders to bound. CROWN's pass over the box is the cheapest rung's intermediates, and
             // its sets and margin weights serve every step's CROWN bound, so it is made once, here.
-            IntermediateBounds.crownWithRelaxations(loop.graph, box: p.box, dual: dual(of: loop), extra: [],
+            IntermediateBounds.crownWithRelaxations(loop.graph, box: box, dual: dual(of: loop), extra: [],
                                                     stops: nil, scratch: &scratch, workspace: &crownWorkspace)
-            (p.crown, p.relaxations) = (crownWorkspace.bounds, crownWorkspace.relaxations)
-            return p
+            return PreparedInput(box: box, crown: crownWorkspace.bounds, relaxations: crownWorkspace.relaxations)
         }
+        return try prepare(box, ode: ode, loop: loop, firstStep: firstStep, truncated: truncated)
+    }
+
+    /// `prepare` for an ODE loop, apart because its remainders' closure captures the prepared input,
+    /// which is then kept on the heap (one allocation per message it would cost every other loop).
+    mutating func prepare(_ box: Interval, ode: ODEPlant, loop: ClosedLoop, firstStep: Int,
+                          truncated: Bool) throws -> PreparedInput {
+        var p = PreparedInput(box: box)
         let w = disturbanceSpans
         p.starts = [[[Span]]](repeating: [], count: loop.steps)
         p.wholes = p.starts
@@ -293,6 +323,13 @@ public struct ReachAnalysis: Sendable {
     /// `budget`: seconds for the whole tube. Past it every remaining solve stops
     /// at once with the best certified bound it has (at least CROWN's).
     public mutating func run(initial: Interval, budget: Double? = nil) throws -> ReachTube {
+        let t = try tube(initial: initial, budget: budget)
+        recycledSteps = t.steps
+        return t
+    }
+
+    /// `run`'s tube, its steps written into those `recycledSteps` holds.
+    mutating func tube(initial: Interval, budget: Double?) throws -> ReachTube {
         let clock = TubeClock(start: DispatchTime.now().uptimeNanoseconds, budget: budget,
                               deadline: settings.deadline)
         _ = try initial.validatedAsBox(dimension: system.stateCount, name: "initial set")
@@ -300,16 +337,21 @@ public struct ReachAnalysis: Sendable {
         previousInitial = initial
         let objectives = objectives()
         // Step 0: the initial box itself, exactly.
-        var steps = [step(t: 0, values: boxValues(initial, objectives.c), rows: objectives.rows,
-                          unsafeCounts: objectives.unsafeCounts)]
+        // Room for every step, so that appending a rung's steps does not reallocate.
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon + 1)
+        steps.append(boxStep(t: 0, initial, objectives: objectives))
         var count = StepCount()
         var method = TubeMethod.admm
         if certifyFirst, ibpMisses % Self.ibpRetryPeriod == 0, let ibp = ibpSteps(initial, objectives: objectives) {
             // Finite sets too: a tube the monitor's self-check would refuse falls through to CROWN.
             if ibp.allSatisfy({ $0.safe && $0.bounds.allSatisfy(\.isFinite) }) {
                 ibpMisses = 0
-                return verdict(steps + ibp, initial: initial, count: count, method: .ibp, clock: clock)
+                steps += ibp
+                return verdict(steps, initial: initial, count: count, method: .ibp, clock: clock)
             }
+            // Not published: their arrays serve the next rung's steps.
+            recycledSteps += ibp
         }
         if certifyFirst { ibpMisses += 1 }
         do {
@@ -397,10 +439,17 @@ public struct ReachAnalysis: Sendable {
     mutating func ibpSteps(_ initial: Interval, objectives o: Objectives) -> [ReachStep]? {
         guard strategy == .oneShot, loop.ode == nil else { return nil }
         IBP.bounds(loop.graph, box: inputBox(initial, loop: loop), into: &ibpBounds, buffers: &ibpBuffers)
-        return (1...horizon).map { t in
-            step(t: t, values: boxValues(ibpBounds[loop.stateNodes[t]], o.c), rows: o.rows,
-                 unsafeCounts: o.unsafeCounts)
-        }
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon)
+        for t in 1...horizon { steps.append(boxStep(t: t, ibpBounds[loop.stateNodes[t]], objectives: o)) }
+        return steps
+    }
+
+    /// Step t's set from the exact values of the objectives over `box`, those written into `valueStorage`
+    /// (one array per step and message before; `step` reads them without keeping them).
+    mutating func boxStep(t: Int, _ box: Interval, objectives o: Objectives) -> ReachStep {
+        Self.boxValues(box, o.c, into: &valueStorage)
+        return step(t: t, values: valueStorage, rows: o.rows, unsafeCounts: o.unsafeCounts)
     }
 
     /// The cheapest certificate: CROWN's tube, its intermediate passes truncated (`stops`); nil when
@@ -450,7 +499,9 @@ public struct ReachAnalysis: Sendable {
     mutating func tubeSteps(from first: ReachStep, initial: Interval, prepared: PreparedInput?, quick: Bool,
                             objectives o: Objectives, clock: TubeClock, count: inout StepCount) throws -> [ReachStep] {
         let method = quick ? IntermediateMethod.crown : intermediates
-        var steps = [first]
+        // Steps 1...t; `first` stands before them (one array per call, not one per append).
+        var steps: [ReachStep] = []
+        steps.reserveCapacity(horizon)
         switch strategy {
         case .oneShot:
             guard let p = prepared else { throw SystemError("no prepared input") }
@@ -468,7 +519,7 @@ public struct ReachAnalysis: Sendable {
             for t in 1...horizon {
                 let values = try stepValues(solver, p, bounds: bounds, step: t, target: loop.stateNodes[t],
                                             objectives: o.c, quick: quick, clock: clock, count: &count)
-                let period = periodBox(p, period: t - 1, solved: steps[t - 1], loop: loop)
+                let period = periodBox(p, period: t - 1, solved: steps.last ?? first, loop: loop)
                 steps.append(step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period))
             }
         case .recursive:
@@ -478,7 +529,7 @@ public struct ReachAnalysis: Sendable {
                 let p: PreparedInput
                 do { p = try prepare(current, loop: one, firstStep: t - 1, truncated: quick) }
                 catch var failure as NoEnclosure {
-                    failure.steps = Array(steps.dropFirst())
+                    failure.steps = steps
                     failure.boxes = []
                     throw failure
                 }
@@ -494,13 +545,13 @@ public struct ReachAnalysis: Sendable {
                 recursiveIntermediates[t] = wss
                 let values = try stepValues(s, p, bounds: bounds, step: t, target: one.stateNodes[1],
                                             objectives: o.c, quick: quick, clock: clock, count: &count)
-                let period = periodBox(p, period: 0, solved: steps[t - 1], loop: one)
+                let period = periodBox(p, period: 0, solved: steps.last ?? first, loop: one)
                 let st = step(t: t, values: values, rows: o.rows, unsafeCounts: o.unsafeCounts, period: period)
                 steps.append(st)
                 current = Interval(lower: st.lower, upper: st.upper)
             }
         }
-        return Array(steps.dropFirst())
+        return steps
     }
 
     /// Step t's objective values: CROWN's bound (`quick`), else the solver's from step t's warm workspace.
@@ -554,7 +605,7 @@ public struct ReachAnalysis: Sendable {
     func decisionTargets(step t: Int, columns: Int) -> [Double?]? {
         guard certifyFirst else { return nil }
         let publishedOnly = strategy == .oneShot && !system.unsafe.contains { $0.mode == .interval }
-        var targets = [Double?](repeating: publishedOnly ? -.infinity : nil, count: system.templateRows.count)
+        var targets = [Double?](repeating: publishedOnly ? -.infinity : nil, count: objectiveTable.rows.count)
         for set in system.unsafe {
             for r in set.h.indices {
                 targets.append(set.mode == .interval ? nil : set.applies(at: t) ? set.bound[r] : -.infinity)
@@ -576,7 +627,15 @@ public struct ReachAnalysis: Sendable {
 
     /// Exact lower bounds of each objective column over a box (for step 0).
     func boxValues(_ box: Interval, _ c: Matrix) -> [Double] {
-        (0..<c.cols).map { j in
+        var values: [Double] = []
+        Self.boxValues(box, c, into: &values)
+        return values
+    }
+
+    /// The same into `values` (its storage reused when unique).
+    static func boxValues(_ box: Interval, _ c: Matrix, into values: inout [Double]) {
+        values.removeAll(keepingCapacity: true)
+        for j in 0..<c.cols {
             var v = 0.0, mag = 0.0
             for i in 0..<c.rows {
                 let a = c[i, j]
@@ -584,50 +643,73 @@ public struct ReachAnalysis: Sendable {
                 v += t
                 mag += abs(t)
             }
-            return v - Rounding.gamma(c.rows) * mag
+            values.append(v - Rounding.gamma(c.rows) * mag)
         }
     }
 
     /// Step t's set from the solved values; `period`: the box over the period ending at t (ODE plants).
-    func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int], period: [Span]? = nil) -> ReachStep {
-        let n = system.stateCount
-        let d = (0..<rows.count).map { -values[$0] }
-        var lower = [Double](repeating: -.infinity, count: n)
-        var upper = [Double](repeating: .infinity, count: n)
-        for (j, r) in rows.enumerated() {
-            // Counted lazily: no array per row and step.
-            if let i = r.firstIndex(where: { $0 != 0 }), r.lazy.filter({ $0 != 0 }).count == 1 {
-                if r[i] > 0 { upper[i] = min(upper[i], d[j] / r[i]) } else { lower[i] = max(lower[i], -d[j] / -r[i]) }
-            }
-        }
-        var offset = rows.count
-        var unsafeLower: [[Double]] = []
-        var margin: Double? = nil
-        var safe = true
-        for (k, count) in unsafeCounts.enumerated() {
-            var lows = Array(values[offset..<(offset + count)])
-            offset += count
-            let set = system.unsafe[k]
-            if set.mode == .interval, let period {
-                // The period's box holds the sample too; its lower bound of H_r x, rounded down.
-                lows = set.h.map { row in Self.lowerBound(row, period) }
-            }
-            unsafeLower.append(lows)
-            guard set.applies(at: t) else { continue }
-            var best = -Double.infinity
-            for r in 0..<count {
-                let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
-                best = max(best, (lows[r] - set.bound[r]) / norm)
-            }
-            // Disjoint when one row's certified minimum exceeds its threshold.
-            if !(best > 0) { safe = false }
-            margin = min(margin ?? .infinity, best)
-        }
-        var s = ReachStep(t: t, directions: rows, bounds: d, lower: lower, upper: upper,
-                          unsafeLower: unsafeLower, margin: margin, safe: safe)
+    /// Written into the arrays of a step of the last published tube (`recycledSteps`) when one is left.
+    mutating func step(t: Int, values: [Double], rows: [[Double]], unsafeCounts: [Int],
+                       period: [Span]? = nil) -> ReachStep {
+        var s = recycledSteps.popLast() ?? ReachStep(t: t, directions: [], bounds: [], lower: [], upper: [],
+                                                     unsafeLower: [], margin: nil, safe: true)
+        s.t = t
+        s.directions = rows
+        Self.templateSet(&s, values: values, rows: rows, states: system.stateCount)
+        unsafeBounds(&s, values: values, offset: rows.count, counts: unsafeCounts, period: period)
         s.intervalLower = period?.map(\.lower)
         s.intervalUpper = period?.map(\.upper)
         return s
+    }
+
+    /// The step's bounds d = −values of the template rows, and its box hull from the ±e_i rows.
+    static func templateSet(_ s: inout ReachStep, values: [Double], rows: [[Double]], states n: Int) {
+        s.bounds.removeAll(keepingCapacity: true)
+        for j in 0..<rows.count { s.bounds.append(-values[j]) }
+        s.lower.removeAll(keepingCapacity: true)
+        s.lower.append(contentsOf: repeatElement(-.infinity, count: n))
+        s.upper.removeAll(keepingCapacity: true)
+        s.upper.append(contentsOf: repeatElement(.infinity, count: n))
+        for (j, r) in rows.enumerated() {
+            // Counted lazily: no array per row and step.
+            if let i = r.firstIndex(where: { $0 != 0 }), r.lazy.filter({ $0 != 0 }).count == 1 {
+                let d = s.bounds[j]
+                if r[i] > 0 {
+                    s.upper[i] = min(s.upper[i], d / r[i])
+                } else {
+                    s.lower[i] = max(s.lower[i], -d / -r[i])
+                }
+            }
+        }
+    }
+
+    /// Each unsafe set's certified lower bounds of H x (from `values` past `offset`, or over the period's
+    /// box for interval-mode sets), the step's margin and whether it is certified safe.
+    func unsafeBounds(_ s: inout ReachStep, values: [Double], offset start: Int, counts: [Int], period: [Span]?) {
+        if s.unsafeLower.count != counts.count { s.unsafeLower = [[Double]](repeating: [], count: counts.count) }
+        var offset = start
+        s.margin = nil
+        s.safe = true
+        for (k, count) in counts.enumerated() {
+            let set = system.unsafe[k]
+            s.unsafeLower[k].removeAll(keepingCapacity: true)
+            if set.mode == .interval, let period {
+                // The period's box holds the sample too; its lower bound of H_r x, rounded down.
+                for row in set.h { s.unsafeLower[k].append(Self.lowerBound(row, period)) }
+            } else {
+                s.unsafeLower[k].append(contentsOf: values[offset..<(offset + count)])
+            }
+            offset += count
+            guard set.applies(at: s.t) else { continue }
+            var best = -Double.infinity
+            for r in 0..<count {
+                let norm = set.h[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
+                best = max(best, (s.unsafeLower[k][r] - set.bound[r]) / norm)
+            }
+            // Disjoint when one row's certified minimum exceeds its threshold.
+            if !(best > 0) { s.safe = false }
+            s.margin = min(s.margin ?? .infinity, best)
+        }
     }
 
     /// min of row·x over the box, rounded down (outward).
