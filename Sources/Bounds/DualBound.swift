@@ -40,6 +40,14 @@ public struct DualBound: Sendable {
     let absoluteWeights: [[LinearMap]]   // |W| per node and term, for the margins
     let absoluteBias: [[Double]]         // |b| per node, for the margins
     let activationOf: [Int?]             // pre-activation node -> its activation node (an array: read per node)
+    /// What the backward pass does at each node, and each pre-activation node's activation, read without
+    /// copying the node: its payload holds arrays, and copying it per node and pass made reference
+    /// counting a third of a monitor's time (perf, double integrator).
+    let kinds: [NodeKind]
+    let activationKinds: [ActivationKind]
+
+    enum NodeKind: Sendable { case input, affine, nonlinear }
+    enum ActivationKind: Sendable { case none, product(Int), elementwise(Int) }
 
     /// A primal pre-activation value within this fraction of the interval of an
     /// edge's end is "at a vertex", and its edge's slope is not trusted.
@@ -58,6 +66,21 @@ public struct DualBound: Sendable {
         var activation = [Int?](repeating: nil, count: graph.nodes.count)
         for (w, r) in graph.activationOf { activation[w] = r }
         activationOf = activation
+        kinds = graph.nodes.map { node in
+            switch node.operation {
+            case .input: return .input
+            case .affine: return .affine
+            case .elementwise, .product: return .nonlinear
+            }
+        }
+        activationKinds = activation.map { r in
+            guard let r else { return .none }
+            switch graph.nodes[r].operation {
+            case .product: return .product(r)
+            case .elementwise: return .elementwise(r)
+            case .input, .affine: return .none
+            }
+        }
     }
 
     public struct Result: Sendable {
@@ -107,16 +130,16 @@ public struct DualBound: Sendable {
         var activationCoefficients: [Int: Matrix] = [:]
 
         for w in stride(from: target, through: 0, by: -1) where live?[w] ?? true {
-            let node = graph.nodes[w]
-            switch node.operation {
-            case .elementwise, .product:
+            switch kinds[w] {
+            case .nonlinear:
                 continue   // handled with its pre-activation node
             case .input:
                 guard let g = scratch.coefficient(w) else { continue }
                 inputCoefficients = g
                 sums.addBox(g, box)
-            case .affine(let a):
-                let n = node.size
+            case .affine:
+                guard case .affine(let a) = graph.nodes[w].operation else { continue }
+                let n = graph.nodes[w].size
                 // No coefficient here nor on its activation: nothing to send down (the terms would be 0).
                 if !scratch.written(w) && (activationOf[w].map { !scratch.written($0) } ?? true) { continue }
                 if w != target, let g = scratch.coefficient(w), activationOf[w] == nil, stops.contains(w) {
@@ -126,17 +149,15 @@ public struct DualBound: Sendable {
                 let base = scratch.coefficient(w) ?? scratch.zero(rows: n, cols: k)
                 var h: Matrix
                 var ownsPushed = false   // h is the scratch's storage, to be handed back
-                if let r = activationOf[w], r <= target, live?[r] ?? scratch.written(r),
-                   case .product = graph.nodes[r].operation {
+                if case .product(let r) = activationKinds[w], r <= target, live?[r] ?? scratch.written(r) {
                     let set = sets.products[w] ?? Relaxations.productSets(bounds: bounds[w])
                     let gp = scratch.coefficient(r) ?? Matrix(rows: graph.nodes[r].size, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gp }
                     h = productCoefficient(w: w, base: base, gp: gp, sets: set, rule: rule)
                     sums.addProductMinimum(base: base, h: h, gp: gp, sets: set)
-                } else if let r = activationOf[w], r <= target, live?[r] ?? scratch.written(r),
-                          let e = graph.nodes[r].operation.elementwise {
+                } else if case .elementwise(let r) = activationKinds[w], r <= target,
+                          live?[r] ?? scratch.written(r), let set = sets[w] ?? builtSets(w, r, bounds) {
                     // A set the caller did not build is built here: never skipped (that would drop the term).
-                    let set = sets[w] ?? Relaxations.sets(e.op, bounds: bounds[w])
                     let gy = scratch.coefficient(r) ?? scratch.zero(rows: n, cols: k)
                     if keepActivationCoefficients { activationCoefficients[r] = gy }
                     let view = sets.columns[w] ?? SetColumns(set)
@@ -170,6 +191,11 @@ public struct DualBound: Sendable {
                             activationCoefficients: activationCoefficients)
         scratch.finish(sums)
         return result
+    }
+
+    /// The relaxed sets of activation r over its input w's bounds, when the caller has not built them.
+    func builtSets(_ w: Int, _ r: Int, _ bounds: [Interval]) -> [RelaxedSet]? {
+        graph.nodes[r].operation.elementwise.map { Relaxations.sets($0.op, bounds: bounds[w]) }
     }
 
     /// Node w's margin weights Σ_j |W_j|·max|bounds of input j|, over bounds final for its inputs: the
