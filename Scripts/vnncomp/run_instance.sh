@@ -21,11 +21,16 @@ plain() {   # a readable uncompressed copy of $1, printed
 onnx="$(plain "$onnx")" && vnnlib="$(plain "$vnnlib")" || { echo error > "$results"; exit 0; }
 # The verifier keeps its own deadline; the outer limit (1 s more) only guards against a hang.
 outer="$(awk -v t="$timeout" 'BEGIN { printf "%d", t + 1.999 }')"
+started=$SECONDS
 timeout --signal=KILL "$outer" "$bin" verify --timeout "$timeout" -- "$onnx" "$vnnlib" > "$work/out"
 rc=$?
-# verify prints its answer and exits 0, or 1 on an error (on standard error); a kill by the outer
-# limit (137) is a timeout; no answer printed otherwise is an error.
+# verify prints its answer and exits 0, or 1 on an error (on standard error). A kill (137) at the outer
+# limit is a timeout; one before it (the kernel's out-of-memory killer) is an error, as is no answer.
 if [ ! -s "$work/out" ]; then
-  if [ "$rc" -eq 137 ]; then echo timeout > "$work/out"; else echo error > "$work/out"; fi
+  if [ "$rc" -eq 137 ] && [ $((SECONDS - started)) -ge $((outer - 1)) ]; then
+    echo timeout > "$work/out"
+  else
+    echo error > "$work/out"
+  fi
 fi
 cp -- "$work/out" "$results"

@@ -53,7 +53,11 @@ public struct AlphaCROWN: Sendable {
                          scratch: inout DualScratch) -> Result? {
         guard let relus, iterations > 0 else { return nil }
         let k = objectives.cols
-        var alpha = start ?? initialSlopes(relus, relaxations, columns: k)
+        var alpha = initialSlopes(relus, relaxations, columns: k)
+        // A start of another shape (another case's rows) is not used; CROWN's slopes stand in for it.
+        for (w, a) in start ?? [:] where alpha[w].map({ $0.rows == a.rows && $0.cols == a.cols }) == true {
+            alpha[w] = a
+        }
         var bestAlpha = alpha
         var best = [Double](repeating: -.infinity, count: k)
         var step = [Double](repeating: Self.firstStep, count: k)
@@ -189,6 +193,7 @@ public struct AlphaCROWN: Sendable {
             guard var a = alpha[w] else { continue }
             for c in 0..<a.cols where moving[c] && steepest[c] > 0 {
                 let scale = step[c] / steepest[c]
+                guard scale.isFinite else { continue }   // a subnormal steepest gradient: no step
                 for i in 0..<a.rows {
                     let idx = i + c * a.rows
                     a.data[idx] = min(max(a.data[idx] + scale * d.data[idx], 0), 1)

@@ -230,7 +230,9 @@ public struct DualBound: Sendable {
         switch rule {
         case .slopesFrom(let table): guide = table[w]
         case .slopesFromPrimal(let table, let z): (guide, primal) = (table[w], z[w])
-        case .lowerSlopes(let table): alpha = table[w]
+        case .lowerSlopes(let table):
+            // A table of another shape is not this pass's: CROWN's slopes instead.
+            alpha = table[w].flatMap { $0.rows == base.rows && $0.cols == base.cols ? $0 : nil }
         case .crown, .given: break
         }
         var h = base

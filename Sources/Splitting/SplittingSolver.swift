@@ -107,7 +107,8 @@ public struct SplittingSolver: Sendable {
         for (v, node) in graph.nodes.enumerated() {
             guard case .input = node.operation else { continue }
             guard v < ws.y.count, ws.y[v].rows == node.size, column < ws.y[v].cols else { return nil }
-            return (0..<node.size).map { ws.y[v][$0, column] * scale[v][$0] }
+            let x = (0..<node.size).map { ws.y[v][$0, column] * scale[v][$0] }
+            return x.allSatisfy(\.isFinite) ? x : nil   // a diverged iterate starts nothing
         }
         return nil
     }

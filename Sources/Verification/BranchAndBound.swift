@@ -206,7 +206,10 @@ struct ReLUBranchAndBound {
     /// or the LP's): a domain whose bound is near its row often holds a real violation there. The start is
     /// clipped to the box; every point found is checked by a forward pass.
     func falsify(from start: [Double], _ d: Property.Disjunct, _ deadline: UInt64) -> ([Double], [Double])? {
-        let x = d.lower.indices.map { min(max(start[$0], d.lower[$0]), d.upper[$0]) }
+        // max(NaN, l) is NaN: a non-finite start coordinate becomes the box's middle.
+        let x = d.lower.indices.map { i in
+            start[i].isFinite ? min(max(start[i], d.lower[i]), d.upper[i]) : (d.lower[i] + d.upper[i]) / 2
+        }
         var short = attack
         short.restarts = 0
         short.steps = Self.domainAttackSteps

@@ -107,15 +107,15 @@ public struct Verifier: Sendable {
         var timedOut = false
         // Falsify every case first: a counterexample anywhere answers sat.
         for d in property.disjuncts {
-            if let cex = falsify(d, deadline: deadline) {
-                report.answer = .sat(input: cex.0, output: cex.1)
+            if let cex = falsify(d, deadline: deadline), let y = confirmed(cex.0, property) {
+                report.answer = .sat(input: cex.0, output: y)
                 report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 return report
             }
         }
         let attackEnd = start + UInt64(min(timeout * attackShare, attackLimit) * 1e9)
-        if let cex = attack(property, deadline: min(attackEnd, deadline)) {
-            report.answer = .sat(input: cex.input, output: cex.output)
+        if let cex = attack(property, deadline: min(attackEnd, deadline)), let y = confirmed(cex.input, property) {
+            report.answer = .sat(input: cex.input, output: y)
             report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             return report
         }
@@ -127,7 +127,11 @@ public struct Verifier: Sendable {
             } catch { throw .solver(error) }
             switch answer {
             case .unsat: continue
-            case .sat(let x, let y):
+            case .sat(let x, _):
+                guard let y = confirmed(x, property) else {
+                    undecided = true
+                    continue
+                }
                 report.answer = .sat(input: x, output: y)
                 report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 return report
@@ -141,6 +145,17 @@ public struct Verifier: Sendable {
         return report
     }
 
+    /// The network's output at x when x is a counterexample: finite, inside some case's box, and violating
+    /// that case's rows by a forward pass made here (every `sat` passes this, whatever found the point).
+    func confirmed(_ x: [Double], _ property: Property) -> [Double]? {
+        guard x.count == graph.inputSize, x.allSatisfy(\.isFinite) else { return nil }
+        let y = graph.evaluate(x)
+        let holds = property.disjuncts.contains { d in
+            x.indices.allSatisfy { d.lower[$0] <= x[$0] && x[$0] <= d.upper[$0] } && Self.violation(y, d.outputs) <= 0
+        }
+        return holds ? y : nil
+    }
+
     /// Every case's box and output rows must have the graph's sizes, and its box must be ordered and
     /// finite (the parser ensures it for files; this is for properties built in code).
     func checkShape(_ property: Property) throws(VerificationError) {
@@ -150,7 +165,8 @@ public struct Verifier: Sendable {
         }
         for (k, d) in property.disjuncts.enumerated() {
             guard d.lower.count == graph.inputSize, d.upper.count == graph.inputSize,
-                  d.outputs.allSatisfy({ $0.coefficients.count == graph.outputSize && $0.bound.isFinite }),
+                  d.outputs.allSatisfy({ $0.coefficients.count == graph.outputSize && $0.bound.isFinite
+                      && $0.coefficients.allSatisfy(\.isFinite) }),
                   zip(d.lower, d.upper).allSatisfy({ $0.isFinite && $1.isFinite && $0 <= $1 }) else {
                 throw .malformedCase(index: k)
             }

@@ -88,7 +88,7 @@ struct VerifySuite: ParsableCommand {
                 tally[word, default: 0] += 1
                 total += seconds
                 let row = [inst.listed.onnx, inst.listed.vnnlib, word, String(format: "%.3f", seconds)]
-                if !json || results != nil { sink.write(row.joined(separator: ",") + "\n") }
+                if !json || results != nil { try sink.write(row.joined(separator: ",") + "\n") }
                 Output.log("[\(k + 1)/\(mine.count)] \(word) in \(String(format: "%.2f", seconds)) s: "
                     + URL(fileURLWithPath: inst.vnnlib).lastPathComponent)
             }
@@ -119,6 +119,7 @@ final class RowSink {
     private let handle: FileHandle
 
     init(path: String?) throws {
+        self.path = path
         guard let path else {
             handle = FileHandle.standardOutput
             return
@@ -130,5 +131,12 @@ final class RowSink {
         handle = h
     }
 
-    func write(_ row: String) { handle.write(Data(row.utf8)) }
+    let path: String?
+
+    /// A failed write (a full disk) is the suite's error, named by file, not a trap.
+    func write(_ row: String) throws {
+        do { try handle.write(contentsOf: Data(row.utf8)) } catch {
+            throw CommandFailure("\(path ?? "standard output"): cannot write a result row (\(error))")
+        }
+    }
 }

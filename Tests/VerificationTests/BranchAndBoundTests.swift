@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Bounds
+import LinearAlgebra
 import Network
 import Splitting
 @testable import Verification
@@ -89,6 +90,13 @@ final class BranchAndBoundTests: XCTestCase {
             let alpha = try XCTUnwrap(AlphaCROWN(dual: dual, iterations: 60).optimise(
                 target: graph.output, objectives: rows, box: box, bounds: root.bounds, relaxations: root.relaxations,
                 start: nil, targets: [Double](repeating: .infinity, count: rows.cols), scratch: &scratch))
+            // A start of the wrong shape (another case's, one column more) is ignored, not a trap.
+            var wrong: [Int: Matrix] = [:]
+            for (w, _) in graph.activationOf { wrong[w] = Matrix(rows: graph.nodes[w].size, cols: rows.cols + 1) }
+            let ignored = try XCTUnwrap(AlphaCROWN(dual: dual, iterations: 60).optimise(
+                target: graph.output, objectives: rows, box: box, bounds: root.bounds, relaxations: root.relaxations,
+                start: wrong, targets: [Double](repeating: .infinity, count: rows.cols), scratch: &scratch))
+            XCTAssertEqual(ignored.lower, alpha.lower, c.vnnlib)
             let margin = { (lower: [Double]) in zip(lower, d.outputs).map { $0 - $1.bound }.max() ?? -.infinity }
             XCTAssertGreaterThanOrEqual(margin(alpha.lower), margin(crown.lower), c.vnnlib)
             XCTAssertLessThanOrEqual(margin(alpha.lower), lp + 1e-6, c.vnnlib)

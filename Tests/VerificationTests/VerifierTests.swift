@@ -66,17 +66,42 @@ final class VerifierTests: XCTestCase {
         unordered.lower[0] = 2
         var wideRow = good
         wideRow.outputs[0].coefficients.append(1)
+        var nanRow = good
+        nanRow.outputs[0].coefficients[0] = .nan
         let cases: [(Property, String)] = [
             (Property(inputCount: g.inputSize + 1, outputCount: g.outputSize, disjuncts: [good]), "declares"),
             (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [good, short]), "case 1"),
             (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [unordered]), "case 0"),
             (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [wideRow]), "case 0"),
+            (Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [nanRow]), "case 0"),
         ]
         for (property, words) in cases {
             XCTAssertThrowsError(try Verifier(graph: g).verify(property, timeout: 5)) { error in
                 XCTAssertTrue("\(error)".contains(words), "\(error)")
             }
         }
+    }
+
+    /// A point is reported as a counterexample only if it is finite, in a case's box, and violates that
+    /// case by a fresh forward pass: a NaN input (whose ReLUs would give 0) or one outside the box is not.
+    func testOnlyCheckedPointsAreCounterexamples() throws {
+        let path = vnnlibFixtures.appendingPathComponent("../lp/t_4_50_50_3.onnx").path
+        let g = try ONNXImporter.load(path: path).graph
+        let box = Property.Disjunct(lower: [Double](repeating: 0, count: g.inputSize),
+                                    upper: [Double](repeating: 1, count: g.inputSize),
+                                    outputs: [Property.Constraint(coefficients: [Double](repeating: 0, count: g.outputSize),
+                                                                  bound: 0, strict: false)])
+        let property = Property(inputCount: g.inputSize, outputCount: g.outputSize, disjuncts: [box])
+        let v = Verifier(graph: g)
+        let inside = [Double](repeating: 0.5, count: g.inputSize)
+        XCTAssertEqual(v.confirmed(inside, property), g.evaluate(inside))
+        var nan = inside
+        nan[0] = .nan
+        XCTAssertNil(v.confirmed(nan, property))
+        var outside = inside
+        outside[0] = 1.5
+        XCTAssertNil(v.confirmed(outside, property))
+        XCTAssertNil(v.confirmed(Array(inside.dropLast()), property))
     }
 
     /// An output that is NaN or infinite satisfies no row: it is never taken as a counterexample.
