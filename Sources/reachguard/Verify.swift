@@ -16,10 +16,12 @@ struct Verify: ParsableCommand {
 
         Order of work: random samples and a pattern search, a gradient attack (PGD, up to a tenth of
         the time limit and at most 2 s), then branch and bound. With up to 5 inputs the input box is
-        split (the coordinate of largest influence first; each part bounded by CROWN, then ADMM);
-        with more, unstable ReLUs are split (BaBSR's choice), each domain bounded by CROWN and, when
-        CROWN leaves it open, by a short ADMM solve warm-started from its parent's. --json reports the
-        domains bounded and proven, the splits and the most domains open at once.
+        split (the coordinate of largest influence first; each part bounded by CROWN, α-CROWN, then
+        ADMM); with more, unstable ReLUs are split (BaBSR's choice), each domain bounded by CROWN, then
+        α-CROWN from its parent's slopes (--slope-iterations), then with --domain-iterations N by ADMM
+        warm-started from its parent's (by default only a domain with every neuron fixed, whose LP is
+        exact). --json reports the domains bounded and proven, the splits, the most domains open at
+        once, and α-CROWN's iterations and the domains it proved.
 
         Exit codes: 0 when an answer (sat, unsat, unknown, timeout) was printed; 1 on error
         (the first word is then `error`); 64 on a usage error.
