@@ -286,8 +286,7 @@ public struct Verifier: Sendable {
         guard let solver = try? SplittingSolver(graph: graph, scaling: IntermediateBounds.crown(graph, box: root)) else {
             return .unknown
         }
-        var c = Matrix(rows: graph.outputSize, cols: m)
-        for (j, con) in d.outputs.enumerated() { for i in 0..<graph.outputSize { c[i, j] = con.coefficients[i] } }
+        let c = ReLUBranchAndBound.objectives(d, graph)
         var queue = [Part(lower: d.lower, upper: d.upper, depth: 0, workspace: nil)]
         var undecided = false
         let alpha = AlphaCROWN(dual: solver.dual, iterations: slopeIterations)
@@ -304,12 +303,14 @@ public struct Verifier: Sendable {
                                                    settings: s, statistics: &stats)
             report.boxesBounded += 1
             report.iterations += stats.iterations
-            // CROWN first: when it proves a row, the part needs no solve.
+            // CROWN first: when it proves a row, the part needs no solve. Its sets serve α-CROWN too.
+            let sets = Relaxations(graph: graph, bounds: bounds)
             let crown = solver.dual.evaluate(target: graph.output, objectives: c, box: box, bounds: bounds,
-                                             rule: .crown)
+                                             rule: .crown, keepActivationCoefficients: false, relaxations: sets,
+                                             stops: [], scratch: &scratch)
             var (gap, closest) = ReLUBranchAndBound.bestGap(crown.lower, d)
             if gap <= 0, let a = alpha.optimise(target: graph.output, objectives: c, box: box, bounds: bounds,
-                                                relaxations: Relaxations(graph: graph, bounds: bounds), start: nil,
+                                                relaxations: sets, start: nil,
                                                 targets: d.outputs.map(\.bound), scratch: &scratch) {
                 report.slopeIterations += a.iterations
                 (gap, closest) = ReLUBranchAndBound.bestGap(zip(crown.lower, a.lower).map(max), d)
